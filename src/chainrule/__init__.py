@@ -1,0 +1,27 @@
+"""chainrule: the neural networks of the course notes, with hand-derived autodiff on NumPy.
+
+The API follows PyTorch's names: ``import chainrule as cr; x = cr.randn(3, requires_grad=True)``.
+"""
+from . import backend
+from .autograd import enable_grad, no_grad, set_grad_enabled, is_grad_enabled
+from .backend import (bool_ as bool, float16, float32, float64, get_default_dtype, int32, int64,
+                      manual_seed, set_default_dtype, uint8, initial_seed)
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       randperm, tensor, zeros, zeros_like)
+from .tensor import Tensor
+from . import ops
+from .ops import (abs, add, allclose, amax, amin, argmax, argmin, bmm, cat, chunk, clamp, clip,
+                  concat, cos, div, dot, eq, equal, exp, expand, flatten, flip, gather, ge, gt,
+                  index_select, isfinite, isinf, isnan, le, log, log1p, log_softmax, logsumexp, lt,
+                  masked_fill, matmul, max, maximum, mean, min, minimum, mm, mul, ne, neg, norm,
+                  permute, pow, relu, reshape, rsqrt, sigmoid, sign, sin, softmax, split, sqrt,
+                  square, squeeze, stack, std, sub, sum, tanh, transpose, unbind, unsqueeze, var,
+                  where)
+from . import autograd
+
+long = int64
+float = float32
+double = float64
+
+__version__ = "0.1.0"

@@ -1,0 +1,131 @@
+"""Creation ops (no gradient flows into them): tensor, zeros, ones, arange, rand, randn, ...
+
+Random ones draw from the one seeded generator of ``chainrule.backend`` (see ``manual_seed``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor, _to_array
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"expected a size of non-negative ints, got {tuple(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _fdt(dtype):
+    return backend.get_default_dtype() if dtype is None else np.dtype(dtype)
+
+
+def _new(arr, requires_grad):
+    t = Tensor._make(arr, False, None, 0)
+    return t.requires_grad_(True) if requires_grad else t
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new tensor (a copy) from data; Python floats become float32, ints int64."""
+    return _new(_to_array(data, None if dtype is None else np.dtype(dtype)), requires_grad)
+
+
+def as_tensor(data, dtype=None):
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype):
+        return Tensor._make(data, False, None, 0)
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a NumPy array (its dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor._make(array, False, None, 0)
+
+
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    return _new(np.zeros(_size(size), _fdt(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    return _new(np.ones(_size(size), _fdt(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    return _new(np.empty(_size(size), _fdt(dtype)), requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+    if dtype is None:
+        dtype = np.int64 if isinstance(fill_value, (int, np.integer)) and not isinstance(
+            fill_value, bool) else (np.bool_ if isinstance(fill_value, bool) else None)
+    return _new(np.full(_size((size,)), fill_value, _fdt(dtype)), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    return _new(np.eye(n, m, dtype=_fdt(dtype)), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
+    """Values from start to end (excluded) by step; int64 unless an argument is a float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if is_int else backend.get_default_dtype()
+    return _new(np.arange(start, end, step).astype(dtype), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    return _new(np.linspace(start, end, steps).astype(_fdt(dtype)), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, device=None):
+    """Uniform on [0, 1)."""
+    return _new(backend.get_rng().random(_size(size)).astype(_fdt(dtype)), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, device=None):
+    """Standard normal."""
+    return _new(backend.get_rng().standard_normal(_size(size)).astype(_fdt(dtype)), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None):
+    """Integers uniform on [low, high)."""
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise ValueError("randint: size is required, e.g. randint(0, 10, (3,))")
+    arr = backend.get_rng().integers(low, high, _size((size,)))
+    return _new(arr.astype(np.int64 if dtype is None else dtype), False)
+
+
+def randperm(n, dtype=None, device=None):
+    return _new(backend.get_rng().permutation(n).astype(np.int64 if dtype is None else dtype),
+                False)
+
+
+def _like(fn):
+    def like(t, dtype=None, requires_grad=False, device=None):
+        return fn(t.shape, dtype=t.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    like.__name__ = fn.__name__ + "_like"
+    like.__doc__ = f"{fn.__name__} with the shape (and dtype) of another tensor."
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+rand_like = _like(rand)
+randn_like = _like(randn)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None):
+    return full(t.shape, fill_value, dtype=t.dtype if dtype is None else dtype,
+                requires_grad=requires_grad)

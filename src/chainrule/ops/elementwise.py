@@ -1,0 +1,566 @@
+"""Elementwise ops: arithmetic, exp/log, the activations of the notes, clamp, maximum, where.
+
+Each op's backward multiplies the incoming gradient by the op's derivative, elementwise (its
+Jacobian is diagonal); binary ops then undo NumPy broadcasting with ``unbroadcast``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..backend import get_default_dtype
+from ._util import OpError, as_tensor_operand, binary_operands, no_grad_result, unbroadcast
+
+
+# ---- arithmetic --------------------------------------------------------------------------------
+class Add(Function):
+    """z = a + b (broadcasting)."""
+
+    def forward(self, a, b):
+        self.shapes = (a.shape, b.shape)
+        return a + b
+
+    def backward(self, gz):
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        return (unbroadcast(gz, sa) if na else None,  # dz/da = 1
+                unbroadcast(gz, sb) if nb else None)  # dz/db = 1
+
+
+class Sub(Function):
+    """z = a - b."""
+
+    def forward(self, a, b):
+        self.shapes = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, gz):
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        return (unbroadcast(gz, sa) if na else None,  # dz/da = 1
+                unbroadcast(-gz, sb) if nb else None)  # dz/db = -1
+
+
+class Mul(Function):
+    """z = a * b."""
+
+    def forward(self, a, b):
+        na, nb = self.needs_input_grad
+        self.save(b if na else None, a if nb else None)
+        self.shapes = (a.shape, b.shape)
+        return a * b
+
+    def backward(self, gz):
+        b, a = self.saved
+        sa, sb = self.shapes
+        return (unbroadcast(gz * b, sa) if b is not None else None,  # dz/da = b
+                unbroadcast(gz * a, sb) if a is not None else None)  # dz/db = a
+
+
+class Div(Function):
+    """z = a / b."""
+
+    def forward(self, a, b):
+        z = a / b
+        self.save(b, z)
+        self.shapes = (a.shape, b.shape)
+        return z
+
+    def backward(self, gz):
+        b, z = self.saved
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        ga = gz / b
+        return (unbroadcast(ga, sa) if na else None,  # dz/da = 1/b
+                unbroadcast(-ga * z, sb) if nb else None)  # dz/db = -a/b^2 = -z/b
+
+
+class Neg(Function):
+    """z = -a."""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, gz):
+        return -gz  # dz/da = -1
+
+
+class Pow(Function):
+    """z = a ** b for two tensors."""
+
+    def forward(self, a, b):
+        z = a ** b
+        self.save(a, b, z)
+        self.shapes = (a.shape, b.shape)
+        return z
+
+    def backward(self, gz):
+        a, b, z = self.saved
+        sa, sb = self.shapes
+        na, nb = self.needs_input_grad
+        ga = gb = None
+        if na:
+            ga = unbroadcast(gz * b * a ** (b - 1), sa)  # dz/da = b a^(b-1)
+        if nb:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dlog = z * np.log(a)  # dz/db = a^b log a
+            dlog = np.where((a == 0) & (b >= 0), 0, dlog)  # limit 0 at a = 0 (PyTorch's choice)
+            gb = unbroadcast(gz * dlog, sb)
+        return ga, gb
+
+
+class PowScalar(Function):
+    """z = a ** p for a Python number p."""
+
+    def forward(self, a, p):
+        self.p = p
+        self.save(a)
+        return a ** p
+
+    def backward(self, gz):
+        (a,) = self.saved
+        p = self.p
+        if p == 0:
+            return np.zeros_like(a)
+        if p == 2:
+            return gz * (2 * a)  # dz/da = 2a
+        return gz * (p * a ** (p - 1))  # dz/da = p a^(p-1)
+
+
+# ---- unary math --------------------------------------------------------------------------------
+class Exp(Function):
+    """z = exp(a)."""
+
+    def forward(self, a):
+        z = np.exp(a)
+        self.save(z)
+        return z
+
+    def backward(self, gz):
+        (z,) = self.saved
+        return gz * z  # dz/da = exp(a) = z
+
+
+class Log(Function):
+    """z = log(a)."""
+
+    def forward(self, a):
+        self.save(a)
+        return np.log(a)
+
+    def backward(self, gz):
+        (a,) = self.saved
+        return gz / a  # dz/da = 1/a
+
+
+class Log1p(Function):
+    """z = log(1 + a)."""
+
+    def forward(self, a):
+        self.save(a)
+        return np.log1p(a)
+
+    def backward(self, gz):
+        (a,) = self.saved
+        return gz / (1 + a)  # dz/da = 1/(1+a)
+
+
+class Sqrt(Function):
+    """z = sqrt(a)."""
+
+    def forward(self, a):
+        z = np.sqrt(a)
+        self.save(z)
+        return z
+
+    def backward(self, gz):
+        (z,) = self.saved
+        return gz / (2 * z)  # dz/da = 1/(2 sqrt a)
+
+
+class Abs(Function):
+    """z = |a| (derivative sign(a), 0 at 0)."""
+
+    def forward(self, a):
+        self.save(a)
+        return np.abs(a)
+
+    def backward(self, gz):
+        (a,) = self.saved
+        return gz * np.sign(a)  # dz/da = sign(a)
+
+
+class Sin(Function):
+    """z = sin(a)."""
+
+    def forward(self, a):
+        self.save(a)
+        return np.sin(a)
+
+    def backward(self, gz):
+        (a,) = self.saved
+        return gz * np.cos(a)  # dz/da = cos(a)
+
+
+class Cos(Function):
+    """z = cos(a)."""
+
+    def forward(self, a):
+        self.save(a)
+        return np.cos(a)
+
+    def backward(self, gz):
+        (a,) = self.saved
+        return gz * -np.sin(a)  # dz/da = -sin(a)
+
+
+# ---- activations (notes 1.1) -------------------------------------------------------------------
+class Sigmoid(Function):
+    """h = sigma(s) = 1 / (1 + exp(-s))  (notes 1.1), computed without overflow for large |s|."""
+
+    def forward(self, s):
+        e = np.exp(-np.abs(s))  # in (0, 1]: never overflows
+        h = np.where(s >= 0, 1 / (1 + e), e / (1 + e))
+        self.save(h)
+        return h
+
+    def backward(self, gh):
+        (h,) = self.saved
+        return gh * h * (1 - h)  # dh/ds = h (1 - h)
+
+
+class Tanh(Function):
+    """h = tanh(s)."""
+
+    def forward(self, s):
+        h = np.tanh(s)
+        self.save(h)
+        return h
+
+    def backward(self, gh):
+        (h,) = self.saved
+        return gh * (1 - h * h)  # dh/ds = 1 - h^2
+
+
+class ReLU(Function):
+    """h = max(0, s)  (notes 1.1: the rectified linear unit; derivative 1(s > 0))."""
+
+    def forward(self, s):
+        h = np.maximum(s, 0)
+        self.save(h)
+        return h
+
+    def backward(self, gh):
+        (h,) = self.saved
+        return gh * (h > 0)  # dh/ds = 1(s > 0)
+
+
+class LeakyReLU(Function):
+    """h = s for s > 0, slope * s otherwise."""
+
+    def forward(self, s, slope):
+        self.slope = slope
+        self.save(s)
+        return np.where(s > 0, s, s * np.asarray(slope, s.dtype))
+
+    def backward(self, gh):
+        (s,) = self.saved
+        return gh * np.where(s > 0, 1, np.asarray(self.slope, gh.dtype)).astype(gh.dtype)  # 1 or slope
+
+
+class Softplus(Function):
+    """h = log(1 + exp(beta s)) / beta, linear (h = s) where beta s > threshold."""
+
+    def forward(self, s, beta, threshold):
+        bs = s * beta
+        self.beta, self.threshold = beta, threshold
+        self.save(bs)
+        soft = (np.maximum(bs, 0) + np.log1p(np.exp(-np.abs(bs)))) / beta
+        return np.where(bs > threshold, s, soft).astype(s.dtype, copy=False)
+
+    def backward(self, gh):
+        (bs,) = self.saved
+        e = np.exp(-np.abs(bs))
+        sig = np.where(bs >= 0, 1 / (1 + e), e / (1 + e))  # dh/ds = sigma(beta s)
+        return gh * np.where(bs > self.threshold, 1, sig).astype(gh.dtype, copy=False)
+
+
+# ---- clamp, maximum, minimum, where ------------------------------------------------------------
+class Clamp(Function):
+    """z = min(max(a, lo), hi); the gradient passes where lo <= a <= hi."""
+
+    def forward(self, a, lo, hi):
+        self.save(a)
+        self.lo, self.hi = lo, hi
+        return np.clip(a, lo, hi)
+
+    def backward(self, gz):
+        (a,) = self.saved
+        mask = np.ones(a.shape, bool)
+        if self.lo is not None:
+            mask &= a >= self.lo
+        if self.hi is not None:
+            mask &= a <= self.hi
+        return gz * mask  # dz/da = 1 inside [lo, hi], 0 outside
+
+
+class Maximum(Function):
+    """z = max(a, b) elementwise; at ties each side gets half the gradient (as PyTorch)."""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, gz):
+        a, b = self.saved
+        wa = (a > b) + 0.5 * (a == b)  # dz/da: 1 where a wins, 1/2 at ties
+        na, nb = self.needs_input_grad
+        return (unbroadcast(gz * wa, a.shape) if na else None,
+                unbroadcast(gz * (1 - wa), b.shape) if nb else None)
+
+
+class Minimum(Function):
+    """z = min(a, b) elementwise; ties split the gradient."""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, gz):
+        a, b = self.saved
+        wa = (a < b) + 0.5 * (a == b)  # dz/da: 1 where a wins, 1/2 at ties
+        na, nb = self.needs_input_grad
+        return (unbroadcast(gz * wa, a.shape) if na else None,
+                unbroadcast(gz * (1 - wa), b.shape) if nb else None)
+
+
+class Where(Function):
+    """z = a where cond else b."""
+
+    def forward(self, a, b, cond):
+        self.cond = cond
+        self.shapes = (a.shape, b.shape)
+        return np.where(cond, a, b)
+
+    def backward(self, gz):
+        c = self.cond
+        na, nb = self.needs_input_grad
+        zero = np.zeros((), gz.dtype)
+        return (unbroadcast(np.where(c, gz, zero), self.shapes[0]) if na else None,  # 1 where cond
+                unbroadcast(np.where(c, zero, gz), self.shapes[1]) if nb else None)  # 1 elsewhere
+
+
+class Cast(Function):
+    """z = a converted to another dtype; the gradient is converted back."""
+
+    def forward(self, a, dtype):
+        return a.astype(dtype)
+
+    def backward(self, gz):
+        return gz  # the engine casts to the input's dtype
+
+
+class Clone(Function):
+    """z = a copy of a."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, gz):
+        return gz
+
+
+# ---- public functions --------------------------------------------------------------------------
+def add(a, b, alpha=1):
+    """a + alpha * b, broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Add.apply(*binary_operands(a, b))
+
+
+def sub(a, b, alpha=1):
+    """a - alpha * b, broadcasting."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    return Sub.apply(*binary_operands(a, b))
+
+
+def mul(a, b):
+    """a * b, broadcasting."""
+    return Mul.apply(*binary_operands(a, b))
+
+
+def div(a, b):
+    """a / b, broadcasting (true division: integer tensors give the default float dtype)."""
+    a, b = binary_operands(a, b)
+    if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
+    return Div.apply(a, b)
+
+
+def neg(a):
+    return Neg.apply(a)
+
+
+def pow(a, b):
+    """a ** b; b a Python number or a tensor; a may be a number when b is a tensor."""
+    from ..tensor import Tensor
+
+    if isinstance(a, Tensor) and not isinstance(b, Tensor) and np.ndim(b) == 0:
+        if a.data.dtype.kind != "f" and isinstance(b, float):
+            a = cast(a, get_default_dtype())
+        return PowScalar.apply(a, p=b)
+    return Pow.apply(*binary_operands(a, b))
+
+
+def exp(a):
+    return Exp.apply(a)
+
+
+def log(a):
+    return Log.apply(a)
+
+
+def log1p(a):
+    return Log1p.apply(a)
+
+
+def sqrt(a):
+    return Sqrt.apply(a)
+
+
+def rsqrt(a):
+    return PowScalar.apply(a, p=-0.5)
+
+
+def square(a):
+    return PowScalar.apply(a, p=2)
+
+
+def reciprocal(a):
+    return div(1.0, a)
+
+
+def abs(a):
+    return Abs.apply(a)
+
+
+def sin(a):
+    return Sin.apply(a)
+
+
+def cos(a):
+    return Cos.apply(a)
+
+
+def sigmoid(s):
+    """sigma(s) = 1 / (1 + exp(-s)), elementwise (notes 1.1)."""
+    return Sigmoid.apply(s)
+
+
+def tanh(s):
+    return Tanh.apply(s)
+
+
+def relu(s):
+    """max(0, s), elementwise (notes 1.1)."""
+    return ReLU.apply(s)
+
+
+def leaky_relu(s, negative_slope=0.01):
+    return LeakyReLU.apply(s, slope=negative_slope)
+
+
+def softplus(s, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta s)) / beta, stable for large |s|."""
+    return Softplus.apply(s, beta=beta, threshold=threshold)
+
+
+def clamp(a, min=None, max=None):
+    """Limit a to [min, max] (either may be None)."""
+    if min is None and max is None:
+        raise OpError("clamp: at least one of min and max must be given")
+    from ..tensor import Tensor
+
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = a
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    return Clamp.apply(a, lo=min, hi=max)
+
+
+clip = clamp
+
+
+def maximum(a, b):
+    return Maximum.apply(*binary_operands(a, b))
+
+
+def minimum(a, b):
+    return Minimum.apply(*binary_operands(a, b))
+
+
+def where(condition, a, b):
+    """a where condition else b (condition a bool tensor; a, b tensors or numbers)."""
+    from ..tensor import Tensor
+
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise OpError(f"where: expected a bool condition, got dtype {cond.dtype}")
+    a, b = binary_operands(a, b)
+    return Where.apply(a, b, cond=cond)
+
+
+def cast(a, dtype):
+    dtype = np.dtype(dtype)
+    if a.data.dtype == dtype:
+        return a
+    if dtype.kind != "f":
+        return no_grad_result(a.data.astype(dtype))
+    return Cast.apply(a, dtype=dtype)
+
+
+def clone(a):
+    return Clone.apply(a)
+
+
+# ---- without gradient --------------------------------------------------------------------------
+def sign(a):
+    return no_grad_result(np.sign(a.data))
+
+
+def floor(a):
+    return no_grad_result(np.floor(a.data))
+
+
+def ceil(a):
+    return no_grad_result(np.ceil(a.data))
+
+
+def round(a):
+    return no_grad_result(np.round(a.data))
+
+
+def floor_divide(a, b):
+    a, b = binary_operands(a, b)
+    return no_grad_result(np.floor_divide(a.data, b.data))
+
+
+def remainder(a, b):
+    a, b = binary_operands(a, b)
+    return no_grad_result(np.remainder(a.data, b.data))
+
+
+def isnan(a):
+    return no_grad_result(np.isnan(a.data))
+
+
+def isinf(a):
+    return no_grad_result(np.isinf(a.data))
+
+
+def isfinite(a):
+    return no_grad_result(np.isfinite(a.data))

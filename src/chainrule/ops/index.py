@@ -1,0 +1,127 @@
+"""Indexing: ``a[idx]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks;
+index_select, gather, masked_fill.
+
+The backward of picking elements puts each output gradient back at the place it was picked from;
+an element picked twice (repeated integer indices) gets the sum.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import OpError, OpIndexError, OpTypeError, normalize_dim
+
+
+def _norm_one(i):
+    from ..tensor import Tensor
+
+    if isinstance(i, Tensor):
+        i = i.data
+    if i is None or i is Ellipsis or isinstance(i, slice):
+        return i
+    if isinstance(i, (bool, np.bool_)):
+        return i
+    if isinstance(i, (numbers.Integral,)):
+        return int(i)
+    if isinstance(i, (list, tuple)):
+        i = np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
+    if isinstance(i, np.ndarray):
+        if i.dtype.kind in "iu" or i.dtype == np.bool_:
+            return i
+        if i.size == 0:
+            return i.astype(np.int64)
+        raise OpIndexError(f"index: tensors used as indices must be integer or bool, got dtype "
+                           f"{i.dtype}")
+    raise OpIndexError(f"index: expected ints, slices, None, Ellipsis, integer or bool tensors, "
+                       f"got {type(i).__name__} ({i!r})")
+
+
+def normalize_index(idx):
+    """An index NumPy understands, from one that may hold Tensors and lists."""
+    if isinstance(idx, tuple):
+        return tuple(_norm_one(i) for i in idx)
+    return _norm_one(idx)
+
+
+def _is_advanced(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(p, np.ndarray) for p in parts)
+
+
+class GetItem(Function):
+    """z = a[idx]."""
+
+    def forward(self, a, idx):
+        self.idx = idx
+        self.meta = (a.shape, a.dtype)
+        self.advanced = _is_advanced(idx)
+        try:
+            return a[idx]
+        except IndexError as e:
+            raise OpIndexError(f"index: {e} (indexing a tensor of shape {a.shape})") from None
+
+    def backward(self, gz):
+        shape, dtype = self.meta
+        ga = np.zeros(shape, gz.dtype)
+        idx = self.idx
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        arrays = [p for p in parts if isinstance(p, np.ndarray)]
+        if self.advanced and not (len(arrays) == 1 and arrays[0].dtype == np.bool_):
+            np.add.at(ga, idx, gz)  # repeated indices: sum the gradients
+        else:
+            ga[idx] = gz  # each element picked at most once
+        return ga
+
+
+class Gather(Function):
+    """z[i][j] = a[i][index[i][j]] along ``dim`` (for dim = 1 on 2-D; likewise for others)."""
+
+    def forward(self, a, index, dim):
+        self.meta = (a.shape, index, dim)
+        return np.take_along_axis(a, index, axis=dim)
+
+    def backward(self, gz):
+        shape, index, dim = self.meta
+        ga = np.zeros(shape, gz.dtype)
+        grids = list(np.indices(index.shape, sparse=True))
+        grids[dim] = index
+        np.add.at(ga, tuple(grids), gz)  # scatter-add back to the gathered places
+        return ga
+
+
+def getitem(a, idx):
+    """a[idx] with NumPy's (and PyTorch's) indexing rules; differentiable."""
+    if isinstance(idx, (float, np.floating)) or (
+            isinstance(idx, tuple) and any(isinstance(i, (float, np.floating)) for i in idx)):
+        raise OpIndexError(f"index: only integers, slices, None, Ellipsis and integer or bool "
+                           f"tensors are valid indices, got a float ({idx!r}) for a tensor of "
+                           f"shape {tuple(a.shape)}")
+    return GetItem.apply(a, idx=normalize_index(idx))
+
+
+def index_select(a, dim, index):
+    """The entries of ``index`` (1-D integer tensor) along ``dim``."""
+    d = normalize_dim(dim, a.ndim, "index_select")
+    ind = normalize_index(index)
+    if not isinstance(ind, np.ndarray) or ind.ndim != 1:
+        raise OpError(f"index_select: expected a 1-D integer index, got {ind!r}")
+    return GetItem.apply(a, idx=(slice(None),) * d + (ind,))
+
+
+def gather(a, dim, index):
+    """Pick along ``dim`` with an integer tensor of the same number of dims (as torch.gather)."""
+    d = normalize_dim(dim, a.ndim, "gather")
+    ind = normalize_index(index)
+    if not isinstance(ind, np.ndarray) or ind.dtype.kind not in "iu" or ind.ndim != a.ndim:
+        raise OpError(f"gather: expected an integer index with {a.ndim} dims, got "
+                      f"{getattr(ind, 'shape', ind)}")
+    return Gather.apply(a, index=ind, dim=d)
+
+
+def masked_fill(a, mask, value):
+    """a with ``value`` where mask is true (the gradient there is 0)."""
+    from .elementwise import where
+
+    return where(mask, value, a)

@@ -1,0 +1,80 @@
+"""softmax, log_softmax and logsumexp along a dim, stable for large logits (max subtracted).
+
+notes 2.2: p_k = exp(s_k) / sum_j exp(s_j); the Jacobian dp_k/ds_j = p_k (1(k = j) - p_j), so the
+backward of a gradient g is p * (g - sum_j g_j p_j).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import normalize_dim
+
+
+class LogSumExp(Function):
+    """z = log sum_j exp(a_j) = m + log sum_j exp(a_j - m), m = max_j a_j."""
+
+    def forward(self, a, dim, keepdim):
+        m = np.max(a, axis=dim, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        z = m + np.log(np.sum(np.exp(a - m), axis=dim, keepdims=True))
+        self.save(a, z)
+        self.meta = (dim, keepdim)
+        return z if keepdim else np.squeeze(z, axis=dim)
+
+    def backward(self, gz):
+        a, z = self.saved
+        dim, keepdim = self.meta
+        g = gz if keepdim else np.expand_dims(gz, dim)
+        return g * np.exp(a - z)  # dz/da_j = softmax(a)_j
+
+
+class Softmax(Function):
+    """p = exp(s - max s) / sum exp(s - max s) along dim."""
+
+    def forward(self, s, dim):
+        e = np.exp(s - np.max(s, axis=dim, keepdims=True))
+        p = e / np.sum(e, axis=dim, keepdims=True)
+        self.dim = dim
+        self.save(p)
+        return p
+
+    def backward(self, gp):
+        (p,) = self.saved
+        gpp = gp * p
+        return gpp - p * np.sum(gpp, axis=self.dim, keepdims=True)  # p (g - sum_j g_j p_j)
+
+
+class LogSoftmax(Function):
+    """log p = s - logsumexp(s) along dim."""
+
+    def forward(self, s, dim):
+        m = np.max(s, axis=dim, keepdims=True)
+        sh = s - m
+        out = sh - np.log(np.sum(np.exp(sh), axis=dim, keepdims=True))
+        self.dim = dim
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved
+        return g - np.exp(out) * np.sum(g, axis=self.dim, keepdims=True)  # g - p sum_j g_j
+
+
+def logsumexp(a, dim, keepdim=False):
+    """log sum exp(a) along ``dim``, without overflow."""
+    return LogSumExp.apply(a, dim=normalize_dim(dim, a.ndim, "logsumexp"), keepdim=keepdim)
+
+
+def softmax(s, dim=-1, dtype=None):
+    """Softmax along ``dim`` (notes 2.2: p_k = exp(s_k) / sum_j exp(s_j))."""
+    if dtype is not None:
+        s = s.to(dtype)
+    return Softmax.apply(s, dim=normalize_dim(dim, s.ndim, "softmax"))
+
+
+def log_softmax(s, dim=-1, dtype=None):
+    """log of softmax along ``dim``, computed as s - logsumexp(s)."""
+    if dtype is not None:
+        s = s.to(dtype)
+    return LogSoftmax.apply(s, dim=normalize_dim(dim, s.ndim, "log_softmax"))

@@ -1,0 +1,380 @@
+"""Tensor: an n-dimensional array with a gradient and the node of the graph that made it.
+
+A Tensor holds ``data`` (an array of the backend), ``grad`` (a Tensor of the same shape, or None),
+``requires_grad``, and, for results of differentiable ops, the Function node that made it. Operators
+and methods call the functional ops of ``chainrule.ops``; they follow PyTorch's names.
+"""
+from __future__ import annotations
+
+import numbers
+import weakref
+
+import numpy as np
+
+from . import backend
+from .autograd.grad_mode import _State
+
+
+def _to_array(data, dtype=None):
+    """An array from Python data, NumPy arrays or Tensors, with PyTorch's dtype defaults."""
+    if isinstance(data, Tensor):
+        arr = data.data
+        return arr.astype(dtype) if dtype is not None and arr.dtype != dtype else arr.copy()
+    if dtype is not None:
+        return np.array(data, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        return data.copy()
+    if isinstance(data, np.generic):
+        return np.array(data)
+    arr = np.array(data)
+    if arr.dtype == object:
+        raise TypeError(f"tensor: could not make a numeric array from {type(data).__name__} "
+                        f"(ragged nested lists or non-numbers?)")
+    if arr.dtype.kind == "f":
+        return arr.astype(backend.get_default_dtype(), copy=False)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind in "US":
+        raise TypeError(f"tensor: expected numbers, got strings ({arr.dtype})")
+    return arr
+
+
+class Tensor:
+    """An array with reverse-mode autodiff.
+
+    Args:
+        data: array-like (nested lists, numbers, NumPy arrays).
+        dtype: dtype; float32 for Python floats by default, int64 for ints.
+        requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_out_idx", "__weakref__")
+    __array_priority__ = 1000  # NumPy scalars on the left defer to Tensor's reflected operators
+
+    def __init__(self, data, dtype=None, requires_grad=False):
+        self.data = _to_array(data, None if dtype is None else np.dtype(dtype))
+        self.grad = None
+        self._ctx = None
+        self._out_idx = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, arr, requires_grad, ctx, idx):
+        t = object.__new__(Tensor)
+        t.data = arr
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = ctx
+        t._out_idx = idx
+        return t
+
+    # ---- properties -------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    @property
+    def T(self):
+        return ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return ops.transpose(self, -2, -1)
+
+    def size(self, dim=None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a one-element tensor can be converted to a Python "
+                             f"number, got shape {tuple(self.shape)}")
+        return self.data.reshape(()).item()
+
+    def numpy(self):
+        """The underlying array (shared, not copied)."""
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with {self.data.size} elements is "
+                               f"ambiguous")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        extra = []
+        if self.data.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
+            extra.append(f"dtype={self.data.dtype}")
+        if self._ctx is not None:
+            extra.append(f"grad_fn=<{self._ctx.name}Backward>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+    # ---- autograd ----------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require gradients, got dtype "
+                               f"{self.data.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self):
+        """The same data, cut from the graph (no gradient flows back through it)."""
+        return Tensor._make(self.data, False, None, 0)
+
+    def detach_(self):
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` for this non-leaf tensor during backward."""
+        if self._ctx is None:
+            return self
+        ctx = self._ctx
+        if ctx.retained is None:
+            ctx.retained = {}
+        ctx.retained[self._out_idx] = weakref.ref(self)
+        return self
+
+    def _accumulate_grad(self, g):
+        if self.grad is None:
+            self.grad = Tensor._make(g.copy(), False, None, 0)
+        else:
+            np.add(self.grad.data, g, out=self.grad.data)
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) (times ``gradient`` for non-scalars) into each leaf's .grad."""
+        from .autograd.engine import backward
+
+        backward(self, gradient, retain_graph=retain_graph)
+
+    # ---- dtype -------------------------------------------------------------------------------
+    def to(self, *args, dtype=None, **kwargs):
+        for a in args:
+            if isinstance(a, str):
+                if a != "cpu":
+                    raise RuntimeError(f"to({a!r}): only the 'cpu' device is available")
+            elif a is not None:
+                dtype = a
+        return self if dtype is None else ops.cast(self, dtype)
+
+    def type(self, dtype):
+        return ops.cast(self, dtype)
+
+    def float(self):
+        return ops.cast(self, np.float32)
+
+    def double(self):
+        return ops.cast(self, np.float64)
+
+    def half(self):
+        return ops.cast(self, np.float16)
+
+    def long(self):
+        return ops.cast(self, np.int64)
+
+    def int(self):
+        return ops.cast(self, np.int32)
+
+    def bool(self):
+        return ops.cast(self, np.bool_)
+
+    def type_as(self, other):
+        return ops.cast(self, other.dtype)
+
+    def cpu(self):
+        return self
+
+    def clone(self):
+        return ops.clone(self)
+
+    def contiguous(self):
+        return self
+
+    # ---- operators ---------------------------------------------------------------------------
+    def __add__(self, o): return ops.add(self, o)
+    def __radd__(self, o): return ops.add(o, self)
+    def __sub__(self, o): return ops.sub(self, o)
+    def __rsub__(self, o): return ops.sub(o, self)
+    def __mul__(self, o): return ops.mul(self, o)
+    def __rmul__(self, o): return ops.mul(o, self)
+    def __truediv__(self, o): return ops.div(self, o)
+    def __rtruediv__(self, o): return ops.div(o, self)
+    def __pow__(self, o): return ops.pow(self, o)
+    def __rpow__(self, o): return ops.pow(o, self)
+    def __matmul__(self, o): return ops.matmul(self, o)
+    def __rmatmul__(self, o): return ops.matmul(o, self)
+    def __neg__(self): return ops.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return ops.abs(self)
+    def __floordiv__(self, o): return ops.floor_divide(self, o)
+    def __mod__(self, o): return ops.remainder(self, o)
+    def __eq__(self, o): return ops.eq(self, o)
+    def __ne__(self, o): return ops.ne(self, o)
+    def __lt__(self, o): return ops.lt(self, o)
+    def __le__(self, o): return ops.le(self, o)
+    def __gt__(self, o): return ops.gt(self, o)
+    def __ge__(self, o): return ops.ge(self, o)
+    def __and__(self, o): return ops.logical_and(self, o)
+    def __or__(self, o): return ops.logical_or(self, o)
+    def __xor__(self, o): return ops.logical_xor(self, o)
+    def __invert__(self): return ops.logical_not(self)
+    def __getitem__(self, idx): return ops.getitem(self, idx)
+
+    def _inplace(self, name, o, fn):
+        """In-place update of data; allowed where no graph could be corrupted by it."""
+        if self.requires_grad and _State.enabled:
+            if self._ctx is None:
+                raise RuntimeError(f"a leaf tensor that requires grad is used in an in-place "
+                                   f"operation ({name}); wrap the update in chainrule.no_grad()")
+            return None
+        od = o.data if isinstance(o, Tensor) else o
+        res = fn(self.data, od)
+        if res.dtype != self.data.dtype and not np.can_cast(res.dtype, self.data.dtype,
+                                                             "same_kind"):
+            raise RuntimeError(f"{name}: result dtype {res.dtype} can't be cast to the tensor's "
+                               f"dtype {self.data.dtype}")
+        if res.shape != self.data.shape:
+            raise RuntimeError(f"{name}: operand of shape {np.shape(od)} does not broadcast to "
+                               f"the tensor's shape {self.shape}")
+        self.data[...] = res
+        return self
+
+    def __iadd__(self, o): return self._inplace("add_", o, np.add) or ops.add(self, o)
+    def __isub__(self, o): return self._inplace("sub_", o, np.subtract) or ops.sub(self, o)
+    def __imul__(self, o): return self._inplace("mul_", o, np.multiply) or ops.mul(self, o)
+    def __itruediv__(self, o): return self._inplace("div_", o, np.true_divide) or ops.div(self, o)
+
+    def _inplace_strict(self, name, o, fn):
+        r = self._inplace(name, o, fn)
+        if r is None:
+            raise RuntimeError(f"{name}: in-place update of a tensor that is part of a graph; "
+                               f"use the out-of-place op")
+        return r
+
+    def add_(self, o, alpha=1):
+        return self._inplace_strict("add_", o, lambda a, b: a + alpha * b)
+
+    def sub_(self, o, alpha=1):
+        return self._inplace_strict("sub_", o, lambda a, b: a - alpha * b)
+
+    def mul_(self, o):
+        return self._inplace_strict("mul_", o, np.multiply)
+
+    def div_(self, o):
+        return self._inplace_strict("div_", o, np.true_divide)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace_strict("clamp_", None, lambda a, _: np.clip(a, min, max))
+
+    def copy_(self, src):
+        return self._inplace_strict("copy_", src, lambda a, b: np.broadcast_to(
+            np.asarray(b, dtype=a.dtype), a.shape))
+
+    def fill_(self, value):
+        return self._inplace_strict("fill_", value, lambda a, b: np.full_like(a, b))
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self.copy_(backend.get_rng().uniform(a, b, self.shape))
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self.copy_(backend.get_rng().normal(mean, std, self.shape))
+
+    def __setitem__(self, idx, value):
+        if self.requires_grad and _State.enabled:
+            raise RuntimeError("item assignment into a tensor that requires grad; do it under "
+                               "chainrule.no_grad() or build the tensor with where/cat")
+        idx = ops.index.normalize_index(idx)
+        self.data[idx] = value.data if isinstance(value, Tensor) else value
+
+
+def _method(fn):
+    def m(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+
+    m.__name__ = fn.__name__
+    m.__doc__ = fn.__doc__
+    return m
+
+
+_METHODS = [
+    "exp", "log", "log1p", "sqrt", "rsqrt", "abs", "sigmoid", "tanh", "relu", "sin", "cos", "square",
+    "reciprocal", "sign", "floor", "ceil", "round", "clamp", "clip", "maximum", "minimum", "pow",
+    "add", "sub", "mul", "div", "neg", "where", "isnan", "isinf", "isfinite",
+    "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
+    "logsumexp", "softmax", "log_softmax", "all", "any", "norm",
+    "matmul", "mm", "bmm", "dot",
+    "reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "expand",
+    "expand_as", "repeat", "split", "chunk", "view_as", "reshape_as", "unbind", "flip",
+    "index_select", "gather", "masked_fill", "eq", "ne", "lt", "le", "gt", "ge",
+    "logical_and", "logical_or", "logical_not",
+]
+
+from . import ops  # noqa: E402  (ops need Tensor defined)
+
+for _name in _METHODS:
+    setattr(Tensor, _name, _method(getattr(ops, _name)))
