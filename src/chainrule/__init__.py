@@ -19,6 +19,8 @@ from .ops import (abs, add, allclose, amax, amin, argmax, argmin, bmm, cat, chun
                   square, squeeze, stack, std, sub, sum, tanh, transpose, unbind, unsqueeze, var,
                   where)
 from . import autograd
+from . import nn, optim, data, datasets, models  # noqa: E402  (subpackages, as torch.nn, torch.optim)
+from .serialization import save, load
 
 long = int64
 float = float32

@@ -10,12 +10,12 @@ from . import backend
 from .tensor import Tensor, _to_array
 
 
-def _size(size):
+def _size(size, fn):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, (int, np.integer)) or s < 0:
-            raise ValueError(f"expected a size of non-negative ints, got {tuple(size)}")
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
+            raise ValueError(f"{fn}: expected a size of non-negative ints, got {tuple(size)}")
     return tuple(int(s) for s in size)
 
 
@@ -49,22 +49,22 @@ def from_numpy(array):
 
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
-    return _new(np.zeros(_size(size), _fdt(dtype)), requires_grad)
+    return _new(np.zeros(_size(size, "zeros"), _fdt(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
-    return _new(np.ones(_size(size), _fdt(dtype)), requires_grad)
+    return _new(np.ones(_size(size, "ones"), _fdt(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
-    return _new(np.empty(_size(size), _fdt(dtype)), requires_grad)
+    return _new(np.empty(_size(size, "empty"), _fdt(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = np.int64 if isinstance(fill_value, (int, np.integer)) and not isinstance(
             fill_value, bool) else (np.bool_ if isinstance(fill_value, bool) else None)
-    return _new(np.full(_size((size,)), fill_value, _fdt(dtype)), requires_grad)
+    return _new(np.full(_size((size,), "full"), fill_value, _fdt(dtype)), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
@@ -87,21 +87,24 @@ def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
 
 def rand(*size, dtype=None, requires_grad=False, device=None):
     """Uniform on [0, 1)."""
-    return _new(backend.get_rng().random(_size(size)).astype(_fdt(dtype)), requires_grad)
+    return _new(backend.get_rng().random(_size(size, "rand")).astype(_fdt(dtype)), requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, device=None):
     """Standard normal."""
-    return _new(backend.get_rng().standard_normal(_size(size)).astype(_fdt(dtype)), requires_grad)
+    arr = backend.get_rng().standard_normal(_size(size, "randn"))
+    return _new(arr.astype(_fdt(dtype)), requires_grad)
 
 
 def randint(low, high=None, size=None, dtype=None, device=None):
-    """Integers uniform on [low, high)."""
+    """Integers uniform on [low, high); ``randint(high, size)`` draws from [0, high) as PyTorch."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
     if size is None:
         raise ValueError("randint: size is required, e.g. randint(0, 10, (3,))")
-    arr = backend.get_rng().integers(low, high, _size((size,)))
+    arr = backend.get_rng().integers(low, high, _size((size,), "randint"))
     return _new(arr.astype(np.int64 if dtype is None else dtype), False)
 
 

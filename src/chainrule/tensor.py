@@ -26,7 +26,11 @@ def _to_array(data, dtype=None):
         return data.copy()
     if isinstance(data, np.generic):
         return np.array(data)
-    arr = np.array(data)
+    try:
+        arr = np.array(data)
+    except ValueError as e:
+        raise ValueError(f"tensor: could not make an array from the {type(data).__name__} given "
+                         f"(ragged nested lists?): {e}") from None
     if arr.dtype == object:
         raise TypeError(f"tensor: could not make a numeric array from {type(data).__name__} "
                         f"(ragged nested lists or non-numbers?)")
@@ -282,13 +286,27 @@ class Tensor:
     def __invert__(self): return ops.logical_not(self)
     def __getitem__(self, idx): return ops.getitem(self, idx)
 
+    def where(self, condition, other):
+        """self where condition else other (``x.where(c, y)`` is ``where(c, x, y)``)."""
+        return ops.where(condition, self, other)
+
     def _inplace(self, name, o, fn):
-        """In-place update of data; allowed where no graph could be corrupted by it."""
-        if self.requires_grad and _State.enabled:
-            if self._ctx is None:
-                raise RuntimeError(f"a leaf tensor that requires grad is used in an in-place "
-                                   f"operation ({name}); wrap the update in chainrule.no_grad()")
-            return None
+        """Update ``data`` in place and return self, or return None where the graph needs the
+        out-of-place op instead.
+
+        With grad mode on, a leaf that requires grad raises (backward differentiates at its value);
+        a non-leaf that requires grad, or a plain tensor updated with an operand that requires grad,
+        gets None: ``x += y`` then rebinds x to the recorded ``x + y``, so no gradient is lost.
+        """
+        if _State.enabled:
+            if self.requires_grad:
+                if self._ctx is None:
+                    raise RuntimeError(f"{name}: a leaf tensor that requires grad (shape "
+                                       f"{tuple(self.shape)}) is used in an in-place operation; "
+                                       f"wrap the update in chainrule.no_grad()")
+                return None
+            if isinstance(o, Tensor) and o.requires_grad:
+                return None
         od = o.data if isinstance(o, Tensor) else o
         res = fn(self.data, od)
         if res.dtype != self.data.dtype and not np.can_cast(res.dtype, self.data.dtype,
@@ -297,19 +315,31 @@ class Tensor:
                                f"dtype {self.data.dtype}")
         if res.shape != self.data.shape:
             raise RuntimeError(f"{name}: operand of shape {np.shape(od)} does not broadcast to "
-                               f"the tensor's shape {self.shape}")
+                               f"the tensor's shape {tuple(self.shape)}")
         self.data[...] = res
         return self
 
-    def __iadd__(self, o): return self._inplace("add_", o, np.add) or ops.add(self, o)
-    def __isub__(self, o): return self._inplace("sub_", o, np.subtract) or ops.sub(self, o)
-    def __imul__(self, o): return self._inplace("mul_", o, np.multiply) or ops.mul(self, o)
-    def __itruediv__(self, o): return self._inplace("div_", o, np.true_divide) or ops.div(self, o)
+    def __iadd__(self, o):
+        r = self._inplace("add_", o, np.add)
+        return ops.add(self, o) if r is None else r
+
+    def __isub__(self, o):
+        r = self._inplace("sub_", o, np.subtract)
+        return ops.sub(self, o) if r is None else r
+
+    def __imul__(self, o):
+        r = self._inplace("mul_", o, np.multiply)
+        return ops.mul(self, o) if r is None else r
+
+    def __itruediv__(self, o):
+        r = self._inplace("div_", o, np.true_divide)
+        return ops.div(self, o) if r is None else r
 
     def _inplace_strict(self, name, o, fn):
         r = self._inplace(name, o, fn)
         if r is None:
-            raise RuntimeError(f"{name}: in-place update of a tensor that is part of a graph; "
+            raise RuntimeError(f"{name}: in-place update of a tensor of shape {tuple(self.shape)} "
+                               f"that is part of a graph (or with an operand that requires grad); "
                                f"use the out-of-place op")
         return r
 
@@ -364,7 +394,7 @@ def _method(fn):
 _METHODS = [
     "exp", "log", "log1p", "sqrt", "rsqrt", "abs", "sigmoid", "tanh", "relu", "sin", "cos", "square",
     "reciprocal", "sign", "floor", "ceil", "round", "clamp", "clip", "maximum", "minimum", "pow",
-    "add", "sub", "mul", "div", "neg", "where", "isnan", "isinf", "isfinite",
+    "add", "sub", "mul", "div", "neg", "isnan", "isinf", "isfinite",
     "sum", "mean", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin",
     "logsumexp", "softmax", "log_softmax", "all", "any", "norm",
     "matmul", "mm", "bmm", "dot",

@@ -128,15 +128,17 @@ def _seed_grads(outputs, grad_outputs, caller):
     for t, g in zip(outputs, grad_outputs):
         if g is None:
             if t.data.size != 1:
+                made_by = f" (made by {t._ctx.name})" if t._ctx is not None else ""
                 raise RuntimeError(f"{caller}: grad can be implicitly created only for scalar "
-                                   f"outputs, got an output of shape {tuple(t.shape)}; pass a "
-                                   f"gradient of that shape")
+                                   f"outputs, got an output of shape {tuple(t.shape)}{made_by}; "
+                                   f"pass a gradient of that shape or reduce it to a scalar first")
             seeds.append(np.ones(t.data.shape, t.data.dtype))
         else:
             ga = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=t.data.dtype)
             if ga.shape != t.data.shape:
+                made_by = f" (made by {t._ctx.name})" if t._ctx is not None else ""
                 raise RuntimeError(f"{caller}: gradient has shape {tuple(ga.shape)} but the output "
-                                   f"has shape {tuple(t.shape)}")
+                                   f"has shape {tuple(t.shape)}{made_by}")
             seeds.append(ga.astype(t.data.dtype, copy=False))
     return seeds
 

@@ -13,7 +13,18 @@ dL/dh_{l-1} = (dh_l/dh_{l-1})^T dL/dh_l, one node at a time).
 """
 from __future__ import annotations
 
+from . import anomaly
 from .grad_mode import _State
+
+_Tensor = None  # chainrule.tensor.Tensor, looked up once (tensor.py imports this module first)
+
+
+def _tensor_class():
+    global _Tensor
+    from ..tensor import Tensor
+
+    _Tensor = Tensor
+    return Tensor
 
 
 class Function:
@@ -37,10 +48,14 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors; returns a Tensor, or a tuple of Tensors for a multi-output op."""
-        from ..tensor import Tensor
-
+        Tensor = _Tensor or _tensor_class()
         ctx = cls()
-        needs = tuple(t.requires_grad for t in inputs)
+        try:
+            needs = tuple(t.requires_grad for t in inputs)
+        except AttributeError:
+            got = ", ".join(type(t).__name__ for t in inputs)
+            raise TypeError(f"{cls.__name__}: expected Tensor inputs, got ({got}); make them "
+                            f"with chainrule.tensor(...)") from None
         ctx.needs_input_grad = needs
         ctx.saved = ()
         try:
@@ -75,7 +90,5 @@ class Function:
 
 
 def _note_creation(ctx) -> None:
-    from . import anomaly
-
     if anomaly._enabled:
         anomaly.note_creation(ctx)

@@ -14,7 +14,16 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode:
+    """A context manager that sets grad mode to ``_mode`` inside and restores it after; used as a
+    decorator (``@no_grad()`` or bare ``@no_grad``) it does the same around each call."""
+
     _mode = True
+
+    def __new__(cls, *args):
+        self = super().__new__(cls)
+        if len(args) == 1 and callable(args[0]):  # bare decorator: @no_grad
+            return self(args[0])
+        return self
 
     def __enter__(self):
         self._prev = _State.enabled
@@ -26,10 +35,16 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
+        mode = self._mode
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            prev = _State.enabled
+            _State.enabled = mode
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                _State.enabled = prev
 
         return wrapper
 
@@ -52,7 +67,11 @@ class set_grad_enabled(_GradMode):
     def __init__(self, mode: bool):
         self._mode = bool(mode)
         self._prev = _State.enabled
-        _State.enabled = self._mode
+        _State.enabled = self._mode  # takes effect at once, also as a plain call
 
     def __enter__(self):
         return self
+
+    def __call__(self, fn):
+        _State.enabled = self._prev  # as a decorator, only the decorated calls change the mode
+        return super().__call__(fn)

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..tensor import Tensor  # defined before chainrule.tensor imports the ops
 
 
 class OpError(ValueError):
@@ -68,10 +69,10 @@ def as_tensor_operand(x, like=None):
     """A Tensor for an op's operand: Tensors pass through; Python numbers become 0-d arrays whose
     dtype follows PyTorch (a float scalar keeps a float tensor's dtype; an int scalar keeps an
     int tensor's)."""
-    from ..tensor import Tensor
-
     if isinstance(x, Tensor):
         return x
+    if type(x) is float and like is not None and like.dtype.kind == "f":  # the common case, fast
+        return Tensor._make(np.asarray(x, like.dtype), False, None, 0)
     if isinstance(x, (bool, np.bool_)):
         dt = like.dtype if like is not None else np.bool_
         return Tensor._make(np.asarray(x, dt), False, None, 0)
@@ -92,8 +93,6 @@ def as_tensor_operand(x, like=None):
 def binary_operands(a, b):
     """Two Tensors from a pair of operands, an integer operand converted to the float one's dtype
     (PyTorch's promotion: int64 tensor + float32 tensor is float32)."""
-    from ..tensor import Tensor
-
     ta = isinstance(a, Tensor)
     tb = isinstance(b, Tensor)
     if ta and not tb:
@@ -114,12 +113,8 @@ def binary_operands(a, b):
 
 def no_grad_result(arr):
     """A Tensor from a non-differentiable op."""
-    from ..tensor import Tensor
-
     return Tensor._make(arr, False, None, 0)
 
 
 def to_array(x):
-    from ..tensor import Tensor
-
     return x.data if isinstance(x, Tensor) else np.asarray(x)

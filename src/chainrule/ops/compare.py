@@ -3,32 +3,32 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._util import binary_operands, no_grad_result
+from ._util import OpError, binary_operands, no_grad_result
 
 
-def _cmp(fn):
+def _cmp(fn, name):
     def op(a, b):
         a, b = binary_operands(a, b)
         try:
             return no_grad_result(fn(a.data, b.data))
         except ValueError as e:
-            raise ValueError(f"{fn.__name__}: shapes {tuple(a.shape)} and {tuple(b.shape)} do "
-                             f"not broadcast") from e
+            raise OpError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} do not "
+                          f"broadcast") from e
 
-    op.__name__ = fn.__name__
+    op.__name__ = name
     op.__doc__ = f"Elementwise {fn.__name__} (no gradient); a bool tensor."
     return op
 
 
-eq = _cmp(np.equal)
-ne = _cmp(np.not_equal)
-lt = _cmp(np.less)
-le = _cmp(np.less_equal)
-gt = _cmp(np.greater)
-ge = _cmp(np.greater_equal)
-logical_and = _cmp(np.logical_and)
-logical_or = _cmp(np.logical_or)
-logical_xor = _cmp(np.logical_xor)
+eq = _cmp(np.equal, "eq")
+ne = _cmp(np.not_equal, "ne")
+lt = _cmp(np.less, "lt")
+le = _cmp(np.less_equal, "le")
+gt = _cmp(np.greater, "gt")
+ge = _cmp(np.greater_equal, "ge")
+logical_and = _cmp(np.logical_and, "logical_and")
+logical_or = _cmp(np.logical_or, "logical_or")
+logical_xor = _cmp(np.logical_xor, "logical_xor")
 
 
 def logical_not(a):

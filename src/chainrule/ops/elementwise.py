@@ -178,6 +178,31 @@ class Sqrt(Function):
         return gz / (2 * z)  # dz/da = 1/(2 sqrt a)
 
 
+class Rsqrt(Function):
+    """z = 1 / sqrt(a)."""
+
+    def forward(self, a):
+        z = 1 / np.sqrt(a)
+        self.save(z)
+        return z
+
+    def backward(self, gz):
+        (z,) = self.saved
+        return gz * (-0.5 * z * z * z)  # dz/da = -a^(-3/2) / 2 = -z^3 / 2
+
+
+class Square(Function):
+    """z = a^2."""
+
+    def forward(self, a):
+        self.save(a)
+        return a * a
+
+    def backward(self, gz):
+        (a,) = self.saved
+        return gz * (2 * a)  # dz/da = 2a
+
+
 class Abs(Function):
     """z = |a| (derivative sign(a), 0 at 0)."""
 
@@ -430,11 +455,11 @@ def sqrt(a):
 
 
 def rsqrt(a):
-    return PowScalar.apply(a, p=-0.5)
+    return Rsqrt.apply(a)
 
 
 def square(a):
-    return PowScalar.apply(a, p=2)
+    return Square.apply(a)
 
 
 def reciprocal(a):

@@ -76,11 +76,15 @@ class GetItem(Function):
 
 
 class Gather(Function):
-    """z[i][j] = a[i][index[i][j]] along ``dim`` (for dim = 1 on 2-D; likewise for others)."""
+    """z[i][j] = a[i][index[i][j]] along ``dim`` (for dim = 1 on 2-D; likewise for others).
+
+    Along the other dims the index may be shorter than a: only a's leading part is read.
+    """
 
     def forward(self, a, index, dim):
         self.meta = (a.shape, index, dim)
-        return np.take_along_axis(a, index, axis=dim)
+        part = tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))
+        return np.take_along_axis(a[part], index, axis=dim)
 
     def backward(self, gz):
         shape, index, dim = self.meta
@@ -98,15 +102,21 @@ def getitem(a, idx):
         raise OpIndexError(f"index: only integers, slices, None, Ellipsis and integer or bool "
                            f"tensors are valid indices, got a float ({idx!r}) for a tensor of "
                            f"shape {tuple(a.shape)}")
-    return GetItem.apply(a, idx=normalize_index(idx))
+    try:
+        idx = normalize_index(idx)
+    except OpIndexError as e:
+        raise OpIndexError(f"{e} (indexing a tensor of shape {tuple(a.shape)})") from None
+    return GetItem.apply(a, idx=idx)
 
 
 def index_select(a, dim, index):
     """The entries of ``index`` (1-D integer tensor) along ``dim``."""
     d = normalize_dim(dim, a.ndim, "index_select")
     ind = normalize_index(index)
-    if not isinstance(ind, np.ndarray) or ind.ndim != 1:
-        raise OpError(f"index_select: expected a 1-D integer index, got {ind!r}")
+    if not isinstance(ind, np.ndarray) or ind.ndim != 1 or ind.dtype.kind not in "iu":
+        raise OpError(f"index_select: expected a 1-D integer index for an input of shape "
+                      f"{tuple(a.shape)}, got {getattr(ind, 'shape', ind)!r} of dtype "
+                      f"{getattr(ind, 'dtype', type(ind).__name__)}")
     return GetItem.apply(a, idx=(slice(None),) * d + (ind,))
 
 
@@ -115,13 +125,29 @@ def gather(a, dim, index):
     d = normalize_dim(dim, a.ndim, "gather")
     ind = normalize_index(index)
     if not isinstance(ind, np.ndarray) or ind.dtype.kind not in "iu" or ind.ndim != a.ndim:
-        raise OpError(f"gather: expected an integer index with {a.ndim} dims, got "
-                      f"{getattr(ind, 'shape', ind)}")
+        raise OpError(f"gather: expected an integer index with {a.ndim} dims for an input of "
+                      f"shape {tuple(a.shape)}, got "
+                      f"{getattr(ind, 'shape', ind)} of dtype {getattr(ind, 'dtype', '?')}")
+    if any(n > m for i, (n, m) in enumerate(zip(ind.shape, a.shape)) if i != d):
+        raise OpError(f"gather: index of shape {ind.shape} is larger than the input "
+                      f"{tuple(a.shape)} outside dim {d}")
     return Gather.apply(a, index=ind, dim=d)
 
 
 def masked_fill(a, mask, value):
     """a with ``value`` where mask is true (the gradient there is 0)."""
+    from ..tensor import Tensor
     from .elementwise import where
 
-    return where(mask, value, a)
+    m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise OpError(f"masked_fill: expected a bool mask, got dtype {m.dtype} (shape "
+                      f"{m.shape}) for an input of shape {tuple(a.shape)}")
+    try:
+        fits = np.broadcast_shapes(m.shape, a.shape) == a.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise OpError(f"masked_fill: a mask of shape {m.shape} does not broadcast to the input's "
+                      f"shape {tuple(a.shape)}")
+    return where(m, value, a)

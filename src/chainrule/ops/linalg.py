@@ -34,7 +34,11 @@ class MatMul(Function):
         b2 = b[:, None] if b.ndim == 1 else b
         na, nb = self.needs_input_grad
         self.save(a2 if nb else None, b2 if na else None)
-        return np.matmul(a, b)
+        try:
+            return np.matmul(a, b)
+        except ValueError:
+            raise OpError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not "
+                          f"broadcast ({a.shape[:-2]} vs {b.shape[:-2]})") from None
 
     def backward(self, gz):
         a2, b2 = self.saved

@@ -5,6 +5,7 @@ element gets the gradient of the output it contributed to, times its partial der
 """
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -54,7 +55,7 @@ class Var(Function):
     def forward(self, a, dims, keepdim, correction):
         n = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
         self.meta = (a.shape, dims, keepdim)
-        self.denom = max(n - correction, 0)
+        self.denom = builtins.max(n - correction, 0)  # (max here is the op)
         centered = a - a.mean(axis=dims, keepdims=True)
         self.save(centered)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -64,7 +65,8 @@ class Var(Function):
         (c,) = self.saved
         shape, dims, keepdim = self.meta
         g = _expand_back(gz, shape, dims, keepdim)
-        return g * c * np.asarray(2.0 / self.denom, c.dtype)  # dz/da_i = 2 (a_i - mean)/(n - corr)
+        with np.errstate(divide="ignore", invalid="ignore"):  # n - corr = 0: NaN, as the forward
+            return g * c * np.divide(2.0, self.denom, dtype=c.dtype)  # 2 (a_i - mean)/(n - corr)
 
 
 class Std(Function):
@@ -73,7 +75,7 @@ class Std(Function):
     def forward(self, a, dims, keepdim, correction):
         n = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
         self.meta = (a.shape, dims, keepdim)
-        self.denom = max(n - correction, 0)
+        self.denom = builtins.max(n - correction, 0)  # (max here is the op)
         c = a - a.mean(axis=dims, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.sqrt(np.sum(c * c, axis=dims, keepdims=True) / self.denom)

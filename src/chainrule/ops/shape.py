@@ -52,7 +52,8 @@ class Expand(Function):
 
 class Repeat(Function):
     def forward(self, a, reps):
-        self.in_shape = (1,) * (len(reps) - a.ndim) + a.shape
+        self.a_shape = a.shape
+        self.in_shape = (1,) * (len(reps) - a.ndim) + a.shape  # new leading dims of size 1
         self.reps = reps
         return np.tile(a.reshape(self.in_shape), reps)
 
@@ -61,7 +62,7 @@ class Repeat(Function):
         for r, s in zip(self.reps, self.in_shape):
             inter += [r, s]
         g = gz.reshape(inter).sum(axis=tuple(range(0, len(inter), 2)))  # sum over the tiles
-        return g.reshape(self.in_shape)
+        return g.reshape(self.a_shape)
 
 
 class Cat(Function):
@@ -126,7 +127,8 @@ reshape_as = view_as
 def permute(a, *dims):
     """Reorder the dims: out.shape[i] = a.shape[dims[i]]."""
     dims = _shape_arg(dims)
-    if sorted(d % max(a.ndim, 1) for d in dims) != list(range(a.ndim)):
+    if (builtins.any(not -a.ndim <= d < a.ndim for d in dims)
+            or sorted(d % a.ndim for d in dims) != list(range(a.ndim))):
         raise OpError(f"permute: dims {dims} are not a permutation of the {a.ndim} dims of a "
                       f"tensor of shape {tuple(a.shape)}")
     dims = tuple(d % a.ndim for d in dims)
@@ -186,6 +188,9 @@ def expand(a, *sizes):
     if lead < 0:
         raise OpError(f"expand: the number of sizes ({len(sizes)}) must be at least the number "
                       f"of dims ({a.ndim})")
+    if -1 in sizes[:lead]:
+        raise OpError(f"expand: -1 (keep the size) is not allowed for a new leading dim; got "
+                      f"sizes {sizes} for a tensor of shape {tuple(a.shape)}")
     shape = tuple(a.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     for i in range(a.ndim):
         if a.shape[i] != 1 and a.shape[i] != shape[i + lead]:
@@ -273,6 +278,8 @@ def split(a, split_size_or_sections, dim=0):
 def chunk(a, chunks, dim=0):
     """``chunks`` pieces of (nearly) equal size along dim."""
     d = normalize_dim(dim, a.ndim, "chunk")
+    if chunks <= 0:
+        raise OpError(f"chunk: the number of chunks must be positive, got {chunks}")
     n = a.shape[d]
     size = -(-n // chunks)
     return split(a, size, d)

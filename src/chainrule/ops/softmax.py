@@ -17,7 +17,8 @@ class LogSumExp(Function):
     def forward(self, a, dim, keepdim):
         m = np.max(a, axis=dim, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
-        z = m + np.log(np.sum(np.exp(a - m), axis=dim, keepdims=True))
+        with np.errstate(divide="ignore"):  # a row of -inf: log 0 = -inf is the answer
+            z = m + np.log(np.sum(np.exp(a - m), axis=dim, keepdims=True))
         self.save(a, z)
         self.meta = (dim, keepdim)
         return z if keepdim else np.squeeze(z, axis=dim)

@@ -1,0 +1,58 @@
+"""Side-by-side timing helpers (shared/PERF_NOTES.md: "Measuring honestly").
+
+Both libraries run in one process, in alternating blocks; before each block we sleep 0.25 s so the
+other library's BLAS/OpenMP threads stop spinning, and run one untimed step. We report medians.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+
+
+def machine_info() -> str:
+    import numpy as np
+
+    lines = [f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}",
+             f"numpy {np.__version__}"]
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            lines.append(f"  {info.get('internal_api')} {info.get('version')} "
+                         f"({info.get('threading_layer', '')}, {info.get('num_threads')} threads)")
+    except ImportError:
+        cfg = np.show_config(mode="dicts") if hasattr(np, "show_config") else {}
+        blas = cfg.get("Build Dependencies", {}).get("blas", {}) if isinstance(cfg, dict) else {}
+        if blas:
+            lines.append(f"  BLAS: {blas.get('name')} {blas.get('version')}")
+    try:
+        import torch
+
+        lines.append(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    except ImportError:
+        lines.append("torch: not installed")
+    return "\n".join(lines)
+
+
+def time_block(step, n, warmup=1):
+    """Median seconds of ``step()`` over n calls, after a pause and ``warmup`` untimed calls."""
+    time.sleep(0.25)
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def side_by_side(ours, theirs, n=20, rounds=3):
+    """Median times (ours, theirs) over ``rounds`` alternating blocks of ``n`` steps each."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(time_block(ours, n))
+        b.append(time_block(theirs, n))
+    return statistics.median(a), statistics.median(b)

@@ -1,0 +1,264 @@
+"""The ``chainrule`` command: train a recipe, evaluate a checkpoint, list the recipes.
+
+    chainrule list
+    chainrule train RECIPE [--epochs N] [--lr LR] [--optimizer NAME] [--scheduler NAME] ...
+    chainrule train RECIPE --resume          # continue RECIPE's run in --out from last.ckpt
+    chainrule eval runs/RECIPE/best.ckpt     # test loss and accuracy of a checkpoint
+
+A training run writes into ``--out`` (default ``runs/RECIPE``): ``config.json`` (every setting),
+``log.csv`` (one row per epoch), ``curves.png``, ``last.ckpt`` (after every epoch), ``best.ckpt``
+(best validation accuracy) and ``results.json`` (test loss and accuracy at the end).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import recipes
+from .recipes import OPTIMIZERS, RECIPES, SCHEDULERS
+
+COMMON = ("epochs", "lr", "batch_size", "optimizer", "scheduler", "weight_decay")
+NOT_CONFIG = ("command", "resume", "progress", "plot")  # run-time switches, not the run's settings
+
+
+class CLIError(Exception):
+    """A user error: printed as ``chainrule: error: ...`` without a traceback."""
+
+
+# ---- parsers ---------------------------------------------------------------------------------
+
+def _add_common_options(p, recipe):
+    d = recipe.DEFAULTS
+    lrs = ", ".join(f"{o} {recipes.default_lr(recipe, o):g}" for o in OPTIMIZERS)
+    g = p.add_argument_group("training")
+    g.add_argument("--epochs", type=int, help=f"number of epochs (default {d['epochs']})")
+    g.add_argument("--lr", type=float, help=f"learning rate (default by optimizer: {lrs})")
+    g.add_argument("--batch-size", type=int, help=f"mini-batch size (default {d['batch_size']})")
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS),
+                   help=f"update rule, notes 1.3 (default {d['optimizer']})")
+    g.add_argument("--scheduler", choices=list(SCHEDULERS),
+                   help=f"learning-rate schedule (default {d['scheduler']})")
+    g.add_argument("--weight-decay", type=float,
+                   help=f"L2 penalty, decoupled for adamw (default {d['weight_decay']:g}; "
+                        f"0.01 for adamw)")
+    g.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX",
+                   help="clip the gradients' total L2 norm to MAX")
+    g.add_argument("--seed", type=int, default=0,
+                   help="seed of initialization, shuffling and dropout (default 0)")
+    g.add_argument("--limit-train", type=int, default=None, metavar="N",
+                   help="use only the first N training examples (quick runs, tests)")
+    r = p.add_argument_group("run")
+    r.add_argument("--out", default=None, help="run directory (default runs/RECIPE)")
+    r.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last.ckpt, with its settings "
+                        "(a larger --epochs extends it; the schedule keeps its length)")
+    r.add_argument("--no-progress", dest="progress", action="store_false",
+                   help="no progress bar (it is shown only on a terminal anyway)")
+    r.add_argument("--no-plot", dest="plot", action="store_false",
+                   help="do not draw curves.png")
+
+
+def _recipe_parser(name, prog=None, add_help=True):
+    recipe = recipes.get_recipe(name)
+    p = argparse.ArgumentParser(prog=prog or f"chainrule train {name}", add_help=add_help,
+                                description=f"{name}: {recipe.DESCRIPTION}")
+    _add_common_options(p, recipe)
+    recipe.add_arguments(p)
+    return p
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Train and evaluate the networks of the course notes 'Neural networks'.",
+        epilog="Examples:\n  chainrule list\n  chainrule train perceptron\n"
+               "  chainrule train mlp --optimizer sgd --lr 0.05 --out runs/mlp-sgd\n"
+               "  chainrule train mlp --resume\n  chainrule eval runs/mlp/best.ckpt",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.add_parser("list", help="the recipes and the optimizers and schedules they take")
+    t = sub.add_parser("train", help="train a recipe (chainrule train RECIPE --help)",
+                       description="Train a recipe; `chainrule train RECIPE --help` shows its "
+                                   "options.")
+    rsub = t.add_subparsers(dest="recipe", metavar="RECIPE", required=True)
+    for name in RECIPES:
+        recipe = recipes.get_recipe(name)
+        rp = rsub.add_parser(name, help=recipe.DESCRIPTION, description=recipe.DESCRIPTION)
+        _add_common_options(rp, recipe)
+        recipe.add_arguments(rp)
+    e = sub.add_parser("eval", help="test loss and accuracy of a checkpoint",
+                       description="Rebuild the checkpoint's model from the settings stored in "
+                                   "it and evaluate it. Options of its recipe (e.g. --root) may "
+                                   "follow and override the stored ones.")
+    e.add_argument("checkpoint", help="a last.ckpt or best.ckpt written by `chainrule train`")
+    e.add_argument("--split", choices=("test", "val", "train"), default="test",
+                   help="which data to evaluate on (default test)")
+    return p
+
+
+# ---- commands --------------------------------------------------------------------------------
+
+def cmd_list(args) -> int:
+    width = max(map(len, RECIPES))
+    print("recipes (chainrule train RECIPE --help for the options):")
+    for name in RECIPES:
+        r = recipes.get_recipe(name)
+        d = r.DEFAULTS
+        print(f"  {name:<{width}}  {r.DESCRIPTION}")
+        print(f"  {'':<{width}}  defaults: {d['epochs']} epochs, batch {d['batch_size']}, "
+              f"{d['optimizer']} lr {d['lr']:g}, schedule {d['scheduler']}")
+    print("\noptimizers (--optimizer; run a recipe once per optimizer to compare them, "
+          "e.g. --out runs/mlp-sgd):")
+    for name, (rule, _) in OPTIMIZERS.items():
+        print(f"  {name:<9} {rule}")
+    print("\nschedules (--scheduler):")
+    for name, what in SCHEDULERS.items():
+        print(f"  {name:<13} {what}")
+    return 0
+
+
+def _resume_settings(args, parser_defaults):
+    """On --resume, the settings of the checkpoint's run, except --epochs and switches given now."""
+    from .train.checkpoint import load_checkpoint
+
+    path = os.path.join(args.out, "last.ckpt")
+    if not os.path.exists(path):
+        raise CLIError(f"--resume: there is no checkpoint {path} to continue (train without "
+                       f"--resume to start, or give the run's --out)")
+    config = load_checkpoint(path)["config"]
+    if config.get("recipe") != args.recipe:
+        raise CLIError(f"--resume: {path} is a run of recipe {config.get('recipe')!r}, not "
+                       f"{args.recipe!r}")
+    for key, value in config.items():
+        given = getattr(args, key, None)
+        if key in ("epochs", "out") or key in NOT_CONFIG:
+            continue
+        if given not in (None, parser_defaults.get(key)) and given != value:
+            print(f"note: --{key.replace('_', '-')} {given} is ignored; the resumed run keeps "
+                  f"{value}")
+        setattr(args, key, value)
+    if args.epochs is None:
+        args.epochs = config["epochs"]
+
+
+def _resolve_defaults(recipe, args):
+    d = recipe.DEFAULTS
+    for key in ("epochs", "batch_size", "optimizer", "scheduler"):
+        if getattr(args, key) is None:
+            setattr(args, key, d[key])
+    if args.lr is None:
+        args.lr = recipes.default_lr(recipe, args.optimizer)
+    if args.weight_decay is None:
+        args.weight_decay = 0.01 if args.optimizer == "adamw" else d["weight_decay"]
+    if args.epochs < 0 or args.batch_size < 1:
+        raise CLIError(f"--epochs must be >= 0 and --batch-size >= 1, got {args.epochs} and "
+                       f"{args.batch_size}")
+
+
+def _write_json(path, obj):
+    from .serialization import _atomic_write
+
+    _atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode(), who="chainrule")
+
+
+def cmd_train(args, parser_defaults) -> int:
+    import chainrule as cr
+    from .train import evaluate, fit
+
+    recipe = recipes.get_recipe(args.recipe)
+    args.out = args.out or os.path.join("runs", args.recipe)
+    if args.resume:
+        _resume_settings(args, parser_defaults)
+    _resolve_defaults(recipe, args)
+    config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
+
+    cr.manual_seed(args.seed)
+    setup = recipe.build(args)
+    optimizer = recipes.make_optimizer(args.optimizer, setup.model.parameters(), args.lr,
+                                       args.weight_decay)
+    monitor = "val_acc" if setup.val_loader is not None else "train_acc"  # best.ckpt, plateau
+    scheduler = recipes.make_scheduler(args.scheduler, optimizer, args.epochs, mode="max")
+    n_params = recipes.count_parameters(setup.model)
+    print(f"{args.recipe}: {n_params:,} parameters; {args.optimizer} lr {args.lr:g}, "
+          f"schedule {args.scheduler}, batch {args.batch_size}, {args.epochs} epochs, "
+          f"seed {args.seed} -> {args.out}")
+    os.makedirs(args.out, exist_ok=True)
+    _write_json(os.path.join(args.out, "config.json"), config)
+    try:
+        result = fit(setup.model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
+                     epochs=args.epochs, scheduler=scheduler, out_dir=args.out,
+                     resume=args.resume, clip_grad_norm=args.clip_grad_norm,
+                     progress=args.progress, plot=args.plot, config=config,
+                     monitor=monitor)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: chainrule train {args.recipe} --out {args.out} "
+              f"--resume", file=sys.stderr)
+        return 130
+    test = evaluate(setup.model, setup.loss_fn, setup.test_loader)
+    best = result.best
+    summary = {"recipe": args.recipe, "epochs": len(result.history), "test_loss": test["loss"],
+               "test_acc": test["accuracy"], "best": best}
+    _write_json(os.path.join(args.out, "results.json"), summary)
+    if best.get("value") is not None:
+        print(f"best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}")
+    print(f"test loss {test['loss']:.4f}  test accuracy {100 * test['accuracy']:.2f}%")
+    return 0
+
+
+def cmd_eval(args, extra) -> int:
+    import chainrule as cr
+    from .train import evaluate
+    from .train.checkpoint import load_checkpoint
+
+    if not os.path.exists(args.checkpoint):
+        raise CLIError(f"eval: no such checkpoint: {args.checkpoint}")
+    ckpt = load_checkpoint(args.checkpoint)
+    config = ckpt.get("config") or {}
+    if config.get("recipe") not in RECIPES:
+        raise CLIError(f"eval: {args.checkpoint} does not say which recipe made it (config: "
+                       f"{config.get('recipe')!r}); evaluate it from Python instead")
+    parser = _recipe_parser(config["recipe"], prog=f"chainrule eval {args.checkpoint}")
+    parser.set_defaults(**config)
+    rargs = parser.parse_args(extra)
+    for key in COMMON:  # the rebuilt parser leaves the common options None: use the stored ones
+        if getattr(rargs, key) is None:
+            setattr(rargs, key, config.get(key))
+    rargs.limit_train = config.get("limit_train")
+    cr.manual_seed(config.get("seed", 0))
+    setup = recipes.get_recipe(config["recipe"]).build(rargs)
+    setup.model.load_state_dict(ckpt["model"])
+    loader = {"test": setup.test_loader, "val": setup.val_loader,
+              "train": setup.train_loader}[args.split]
+    if loader is None:
+        raise CLIError(f"eval: the run has no {args.split} set")
+    res = evaluate(setup.model, setup.loss_fn, loader)
+    print(f"{args.checkpoint}: {config['recipe']} after epoch {ckpt['epoch']}")
+    print(f"{args.split} loss {res['loss']:.4f}  {args.split} accuracy "
+          f"{100 * res['accuracy']:.2f}%")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``chainrule`` command (and ``python -m chainrule``)."""
+    from .serialization import CorruptFileError
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    try:
+        if argv[:1] == ["eval"]:
+            args, extra = parser.parse_known_args(argv)
+            return cmd_eval(args, extra)
+        args = parser.parse_args(argv)
+        if args.command == "list":
+            return cmd_list(args)
+        defaults = vars(_recipe_parser(args.recipe).parse_args([]))
+        return cmd_train(args, defaults)
+    except (CLIError, CorruptFileError, FileNotFoundError) as e:
+        print(f"chainrule: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Datasets of the notes' experiments, with torchvision's names and arguments.
+
+>>> from chainrule.datasets import FashionMNIST
+>>> train = FashionMNIST("data", train=True, download=True)
+>>> X_y = train.as_tensor_dataset(flatten=True, normalize=True)   # TensorDataset (60000, 784)
+
+Images come as NumPy-backed Tensors (float32, CHW, in [0, 1]), not PIL images; a ``transform``
+receives the raw uint8 array. See ``transforms`` for ToTensor, Normalize, Flatten, Compose.
+"""
+from . import synthetic, transforms
+from ._download import DownloadError
+from .cifar import CIFAR10
+from .mnist import MNIST, FashionMNIST, IDXError, read_idx
+
+__all__ = ["CIFAR10", "DownloadError", "FashionMNIST", "IDXError", "MNIST", "read_idx",
+           "synthetic", "transforms"]
