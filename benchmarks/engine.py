@@ -8,68 +8,31 @@ Two workloads, each forward + backward, each timed in both libraries on the same
    loss = -mean of log_softmax(logits) at the labels (picked by integer indexing, i.e. gather),
    then loss.backward(); once more with the fused ``chainrule.ops.linear`` for comparison.
 
-Timing follows shared/PERF_NOTES.md "Measuring honestly": threads fixed (2, or the cores), a 0.25 s
-sleep and one untimed step before each timed block (BLAS/OpenMP workers of the other library stop
-spinning), the median of at least 20 steps after warm-up, and the machine printed with the results.
-Quote the ratios (chainrule time / torch time): absolute times drift about 30% on shared machines.
+Timing follows shared/PERF_NOTES.md "Measuring honestly" (helpers in benchmarks/_timing.py): torch
+on 2 threads (or --threads), a 0.25 s pause and one untimed step before each timed block so the other
+library's BLAS/OpenMP workers stop spinning, the median of 20 steps, blocks alternating between the
+libraries, and the machine printed with the results. Quote the ratios (chainrule time / torch
+time): absolute times drift about 30% on shared machines.
 
-    python benchmarks/engine.py           # about half a minute
+    python benchmarks/engine.py           # about ten seconds
     python benchmarks/engine.py --quick   # a smoke run of a few seconds
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
-import statistics
-import time
+import sys
 
 import numpy as np
 
-import chainrule as cr
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import machine_info, side_by_side, time_block  # noqa: E402
+
+import chainrule as cr  # noqa: E402
 
 CHAIN = 1000
 SIZES = (784, 512, 512, 10)
 BATCH = 128
-
-
-def machine_info(torch):
-    print(f"machine: {platform.machine()} {platform.processor() or ''}".rstrip()
-          + f", {os.cpu_count()} cores, Python {platform.python_version()}")
-    blas = "unknown"
-    try:
-        import threadpoolctl
-
-        pools = threadpoolctl.threadpool_info()
-        blas = "; ".join(f"{p.get('internal_api')} {p.get('version')} "
-                         f"({p.get('num_threads')} threads, {p.get('architecture')})" for p in pools)
-    except ImportError:
-        try:
-            deps = np.show_config(mode="dicts").get("Build Dependencies", {})
-            b = deps.get("blas", {})
-            blas = f"{b.get('name')} {b.get('version')}"
-        except (TypeError, AttributeError):  # numpy < 1.25 only prints its config
-            blas = "see numpy.show_config()"
-    print(f"numpy {np.__version__}, BLAS: {blas}")
-    if torch is not None:
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-              f"MKL {torch.backends.mkl.is_available()}, "
-              f"oneDNN {torch.backends.mkldnn.is_available()}")
-    print(f"chainrule {cr.__version__}")
-
-
-def timed(step, steps, warmup):
-    """Median seconds of ``steps`` calls of step(), after a pause, one untimed call and warm-up."""
-    time.sleep(0.25)  # let the other library's worker threads go idle
-    step()
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # ---- workload 1: a chain of small ops -------------------------------------------------------
@@ -125,7 +88,7 @@ def main():
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
                         help="threads for torch (numpy's BLAS follows OMP_NUM_THREADS)")
     args = parser.parse_args()
-    steps, warmup = (3, 1) if args.quick else (25, 5)
+    steps, rounds = (3, 1) if args.quick else (20, 3)
 
     try:
         import torch
@@ -133,32 +96,35 @@ def main():
         torch = None
     if torch is not None:
         torch.set_num_threads(args.threads)
-    machine_info(torch)
-    print(f"median of {steps} steps after {warmup} warm-up steps"
-          + (" (--quick: not a measurement)" if args.quick else ""))
+    print(machine_info())
+    print(f"chainrule {cr.__version__}; per library: median of {rounds} alternating blocks of "
+          f"{steps} steps, each after a 0.25 s pause and an untimed step"
+          + (" (--quick: a smoke run, not a measurement)" if args.quick else ""))
 
-    rows = []  # (workload, chainrule seconds, torch seconds, per-node divisor)
+    def measure(ours, theirs):
+        if theirs is None:
+            return time_block(ours, steps), None
+        return side_by_side(ours, theirs, n=steps, rounds=rounds)
 
+    rows = []  # (workload, chainrule seconds, torch seconds or None, nodes to divide by)
     xv = np.random.default_rng(1).standard_normal(16).astype(np.float32)
-    t_cr = timed(chain_step(cr.tensor(xv, requires_grad=True)), steps, warmup)
-    t_th = (timed(chain_step(torch.tensor(xv, requires_grad=True)), steps, warmup)
-            if torch is not None else None)
+    t_cr, t_th = measure(chain_step(cr.tensor(xv, requires_grad=True)),
+                         torch and chain_step(torch.tensor(xv, requires_grad=True)))
     rows.append((f"chain of {CHAIN} ops, fwd+bwd", t_cr, t_th, CHAIN))
 
     x, labels, params = mlp_data()
     cr_params = [cr.tensor(p, requires_grad=True) for p in params]
     cr_x, cr_labels = cr.tensor(x), cr.tensor(labels)
-    t_cr = timed(mlp_step(cr, cr.log_softmax, None, cr_x, cr_labels, cr_params), steps, warmup)
-    t_cr_fused = timed(mlp_step(cr, cr.log_softmax, cr.ops.linear, cr_x, cr_labels, cr_params),
-                       steps, warmup)
-    t_th = None
+    th_step = None
     if torch is not None:
         th_params = [torch.tensor(p, requires_grad=True) for p in params]
-        t_th = timed(mlp_step(torch, torch.log_softmax, None, torch.from_numpy(x),
-                              torch.from_numpy(labels), th_params), steps, warmup)
+        th_step = mlp_step(torch, torch.log_softmax, None, torch.from_numpy(x),
+                           torch.from_numpy(labels), th_params)
     name = "MLP " + "-".join(map(str, SIZES)) + f" b{BATCH}"
-    rows.append((f"{name}, x @ W.T + b", t_cr, t_th, None))
-    rows.append((f"{name}, ops.linear", t_cr_fused, t_th, None))
+    for label, linear in [("x @ W.T + b", None), ("ops.linear", cr.ops.linear)]:
+        t_cr, t_th = measure(mlp_step(cr, cr.log_softmax, linear, cr_x, cr_labels, cr_params),
+                             th_step)
+        rows.append((f"{name}, {label}", t_cr, t_th, None))
 
     print()
     print(f"{'workload':<40} {'chainrule':>11} {'torch':>11} {'ratio':>7}")
@@ -169,7 +135,7 @@ def main():
         if per:
             tb = f"{b / per * 1e6:8.3f} us" if b else "        n/a"
             print(f"{'  per node':<40} {a / per * 1e6:8.3f} us {tb} {ratio}")
-    print("\nratio = chainrule time / torch time (lower is better; < 1 means chainrule is faster)")
+    print("\nratio = chainrule time / torch time (lower is better; below 1 chainrule is faster)")
 
 
 if __name__ == "__main__":

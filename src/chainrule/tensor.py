@@ -6,7 +6,6 @@ and methods call the functional ops of ``chainrule.ops``; they follow PyTorch's 
 """
 from __future__ import annotations
 
-import numbers
 import weakref
 
 import numpy as np

@@ -127,7 +127,7 @@ def _describe(sample):
                 f":{x.step}" if x.step is not None else "")
         if x is Ellipsis:
             return "..."
-        if isinstance(x, (list,)):
+        if isinstance(x, list):
             return "[" + ",".join(one(v) for v in x) + "]"
         return str(x)
 
@@ -253,7 +253,7 @@ def _maxmin(name):
 
 
 REDUCE = [
-    _red("sum", extra=[S(())]),
+    _red("sum", extra=[S(()), S((), dim=0)]),
     _red("mean", extra=[S(())],
          errors=[E(lambda: cr.mean(cr.arange(4)), ValueError, "mean", "int64")]),
     _red("var", extra=[S((3, 4), dim=0, unbiased=False), S((3, 4), dim=1, correction=0),

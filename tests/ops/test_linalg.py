@@ -6,8 +6,7 @@ import pytest
 import chainrule as cr
 
 from .registry import (BY_NAME, check_against_torch, check_error, check_gradcheck,
-                       check_nonscalar_backward, error_params, import_torch, op_params,
-                       sample_params)
+                       check_nonscalar_backward, error_params, op_params, sample_params)
 
 FAMILY = "linalg"
 REQUIRED = ["matmul", "mm", "bmm", "dot", "linear"]

@@ -68,12 +68,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, inputs=None, accumul
             t._accumulate_grad(g)
 
     roots = []
-    for t, g in zip(outputs, grad_outputs):
+    for k, (t, g) in enumerate(zip(outputs, grad_outputs)):
         if t._ctx is None:
             if not t.requires_grad:
-                raise RuntimeError("element 0 of tensors does not require grad and does not have a "
-                                   "grad_fn: the output was computed without any input that "
-                                   "requires grad (or inside no_grad)")
+                raise RuntimeError(f"element {k} of tensors (shape {tuple(t.shape)}) does not "
+                                   f"require grad and does not have a grad_fn: the output was "
+                                   f"computed without any input that requires grad (or inside "
+                                   f"no_grad)")
             deliver(t, g)
             continue
         if t._ctx.freed:

@@ -61,8 +61,9 @@ def normalize_dims(dim, ndim, op="op"):
         return tuple(range(ndim))
     if isinstance(dim, (list, tuple)):
         dims = tuple(sorted({normalize_dim(d, ndim, op) for d in dim}))
-        return dims if dims or ndim == 0 else ()
-    return (normalize_dim(dim, ndim, op),)
+    else:
+        dims = (normalize_dim(dim, ndim, op),)
+    return dims if ndim else ()  # a 0-d tensor accepts dim 0 or -1, and has no dim to reduce
 
 
 def as_tensor_operand(x, like=None):

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_default_dtype
-from ._util import OpError, as_tensor_operand, binary_operands, no_grad_result, unbroadcast
+from ._util import OpError, binary_operands, no_grad_result, unbroadcast
 
 
 # ---- arithmetic --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from ..autograd.function import Function
-from ._util import OpError, OpIndexError, OpTypeError, normalize_dim
+from ._util import OpError, OpIndexError, normalize_dim
 
 
 def _norm_one(i):
