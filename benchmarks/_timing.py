@@ -49,8 +49,15 @@ def time_block(step, n, warmup=1):
     return statistics.median(times)
 
 
-def side_by_side(ours, theirs, n=20, rounds=3):
-    """Median times (ours, theirs) over ``rounds`` alternating blocks of ``n`` steps each."""
+def side_by_side(ours, theirs, n=20, rounds=3, warmup=30):
+    """Median times (ours, theirs) over ``rounds`` alternating blocks of ``n`` steps each.
+
+    ``warmup`` untimed steps of each first: the allocator (glibc's adaptive mmap threshold) and
+    the BLAS thread pools settle in the first steps, and neither library should pay for that.
+    """
+    for step in (ours, theirs):
+        for _ in range(warmup):
+            step()
     a, b = [], []
     for _ in range(rounds):
         a.append(time_block(ours, n))

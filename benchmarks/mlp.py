@@ -36,7 +36,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=30, help="timed steps per block")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating blocks per library")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating blocks per library")
     args = ap.parse_args()
     import torch
 

@@ -200,9 +200,10 @@ class Tensor:
         ctx.retained[self._out_idx] = weakref.ref(self)
         return self
 
-    def _accumulate_grad(self, g):
+    def _accumulate_grad(self, g, fresh=False):
+        """.grad += g; the first gradient is copied unless ``fresh`` (a new array only we hold)."""
         if self.grad is None:
-            self.grad = Tensor._make(g.copy(), False, None, 0)
+            self.grad = Tensor._make(g if fresh and g.flags.writeable else g.copy(), False, None, 0)
         else:
             np.add(self.grad.data, g, out=self.grad.data)
 

@@ -50,8 +50,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, inputs=None, accumul
     want = {id(t): i for i, t in enumerate(inputs)} if inputs is not None else None
     results = [None] * len(inputs) if inputs is not None else None
 
-    def deliver(t, g):
-        """Route gradient g to tensor t: into its node's pending list, a leaf's .grad, or a result."""
+    def deliver(t, g, fresh=False):
+        """Route gradient g to tensor t: into its node's pending list, a leaf's .grad, or a result.
+
+        ``fresh``: g is a new array nobody else holds, so a leaf may keep it without a copy."""
         if want is not None and id(t) in want:
             k = want[id(t)]
             results[k] = g if results[k] is None else results[k] + g
@@ -65,7 +67,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, inputs=None, accumul
             i = t._out_idx
             lst[i] = g if lst[i] is None else lst[i] + g
         elif accumulate and t.requires_grad:
-            t._accumulate_grad(g)
+            t._accumulate_grad(g, fresh)
 
     roots = []
     for k, (t, g) in enumerate(zip(outputs, grad_outputs)):
@@ -105,6 +107,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, inputs=None, accumul
         if len(in_grads) != len(node.inputs):
             raise RuntimeError(f"{node.name}.backward returned {len(in_grads)} gradients for "
                                f"{len(node.inputs)} inputs")
+        fresh = node.fresh_grads
         for t, need, g in zip(node.inputs, node.needs_input_grad, in_grads):
             if not need or g is None:
                 continue
@@ -112,8 +115,9 @@ def run_backward(outputs, grad_outputs, retain_graph=False, inputs=None, accumul
                 raise RuntimeError(f"{node.name}.backward returned a gradient of shape {g.shape} "
                                    f"for an input of shape {t.data.shape}")
             if g.dtype != t.data.dtype:
-                g = g.astype(t.data.dtype)
-            deliver(t, g)
+                deliver(t, g.astype(t.data.dtype), True)
+            else:
+                deliver(t, g, fresh)
         if not retain_graph:
             node.saved = None
             node.freed = True

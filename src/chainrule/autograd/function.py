@@ -31,6 +31,10 @@ class Function:
     __slots__ = ("inputs", "needs_input_grad", "saved", "n_outputs", "out_meta", "freed", "retained",
                  "created_at", "__dict__")
 
+    fresh_grads = False
+    """Set True in an op whose backward returns only newly allocated arrays, each once, that it
+    keeps no reference to: leaves may then keep them as .grad without a copy."""
+
     def save(self, *arrays) -> None:
         """Keep arrays for backward (released after backward unless retain_graph)."""
         self.saved = arrays

@@ -68,6 +68,8 @@ class MatMul(Function):
 class Linear(Function):
     """y = x W^T + b, x of shape (*, in), W (out, in), b (out,): one node for the affine map."""
 
+    fresh_grads = True  # every gradient below is a new GEMM/GEMV result
+
     def forward(self, x, w, b=None):
         if x.shape[-1] != w.shape[1]:
             raise OpError(f"linear: expected input (*, {w.shape[1]}) for a weight of shape "
