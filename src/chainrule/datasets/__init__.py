@@ -14,3 +14,8 @@ from .mnist import MNIST, FashionMNIST, IDXError, read_idx
 
 __all__ = ["CIFAR10", "DownloadError", "FashionMNIST", "IDXError", "MNIST", "read_idx",
            "synthetic", "transforms"]
+from . import seq_tasks, text  # noqa: E402
+from .seq_tasks import Addition, DateTranslation  # noqa: E402
+from .text import CharDataset, Vocabulary  # noqa: E402
+
+__all__ += ["Addition", "CharDataset", "DateTranslation", "Vocabulary", "seq_tasks", "text"]

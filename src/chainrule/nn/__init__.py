@@ -9,3 +9,4 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
                    MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module
 from .parameter import Parameter
+from .attention import AdditiveAttention, DotProductAttention, ScaledDotProductAttention

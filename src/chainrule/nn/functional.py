@@ -15,6 +15,7 @@ from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, 
                         huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from ..ops.shape import pad
 from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
+from ..ops.attention import attention, scaled_dot_product_attention
 from ..tensor import Tensor
 from .activation import _implicit_dim
 
@@ -22,6 +23,7 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "softm
            "dropout", "embedding", "one_hot", "pad", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss",
            "smooth_l1_loss", "huber_loss", "kl_div"]
+__all__ += ["scaled_dot_product_attention", "attention"]
 
 
 def relu(input, inplace=False):

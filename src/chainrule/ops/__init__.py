@@ -14,3 +14,4 @@ from .shape import (broadcast_to, cat, chunk, concat, expand, expand_as, flatten
                     permute, repeat, reshape, reshape_as, split, squeeze, stack, t, transpose,
                     unbind, unsqueeze, view, view_as)
 from .softmax import log_softmax, logsumexp, softmax
+from .attention import additive_scores, attend, length_mask, scaled_dot_product_attention
