@@ -109,3 +109,180 @@ class ConvTranspose2d(Function):
         if len(needs) == 3 and needs[2]:  # dL/db^k = sum_{n,x,y} dL/dy_nkxy (zero border adds 0)
             gb = bias_grad(gyh.reshape(-1, gyh.shape[3]))
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+
+
+# ---- the functional forms: argument checks, then one node -----------------------------------------
+
+def _pair(v, name, op, minimum):
+    """(a, b) from an int or a pair of ints, each at least ``minimum``."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        v = (int(v), int(v))
+    elif (isinstance(v, (tuple, list)) and len(v) == 2
+          and all(isinstance(e, numbers.Integral) and not isinstance(e, bool) for e in v)):
+        v = (int(v[0]), int(v[1]))
+    else:
+        raise OpTypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    if min(v) < minimum:
+        raise OpError(f"{op}: {name} must be >= {minimum}, got {v}")
+    return v
+
+
+def _check_operands(op, x, w, b):
+    for name, t in (("input", x), ("weight", w)):
+        if not isinstance(t, Tensor):
+            raise OpTypeError(f"{op}: expected {name} to be a Tensor, got {type(t).__name__}")
+    if b is not None and not isinstance(b, Tensor):
+        raise OpTypeError(f"{op}: expected bias to be a Tensor or None, got {type(b).__name__}")
+    if x.ndim not in (3, 4):
+        raise OpError(f"{op}: expected input (N, C, H, W) or unbatched (C, H, W), got "
+                      f"{tuple(x.shape)}")
+    if w.ndim != 4:
+        raise OpError(f"{op}: expected a 4-D weight, got shape {tuple(w.shape)}")
+    for name, t in (("input", x), ("weight", w), ("bias", b)):
+        if t is not None and t.dtype.kind != "f":
+            raise OpTypeError(f"{op}: expected a floating-point {name}, got dtype {t.dtype}")
+    if w.dtype != x.dtype or (b is not None and b.dtype != x.dtype):
+        got = f"input {x.dtype}, weight {w.dtype}" + ("" if b is None else f", bias {b.dtype}")
+        raise OpTypeError(f"{op}: input, weight and bias must have the same dtype, got {got}")
+
+
+def _check_groups(op, groups, channels, what):
+    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
+        raise OpError(f"{op}: groups must be a positive int, got {groups!r}")
+    if channels % groups:
+        raise OpError(f"{op}: {what} ({channels}) must be divisible by groups ({groups})")
+
+
+def _run(fn, x, w, b, **params):
+    """Apply ``fn`` to a batch, adding and removing the batch axis of an unbatched input."""
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x.reshape(1, *x.shape)
+    y = fn.apply(x, w, **params) if b is None else fn.apply(x, w, b, **params)
+    return y.reshape(*y.shape[1:]) if unbatched else y
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (notes 2.1): s = W (x) h + b,
+
+        s_uvw = sum_ijk W^w_ijk h_{t(u-1)-p+i, t(v-1)-p+j, k} + b^w
+
+    (kernel size R = KH x KW, stride t, padding p, channels k of the group of output channel w; with
+    dilation d the kernel taps are d apart: h_{t(u-1)-p+d(i-1)+1, ...}).
+
+    Args:
+        input: (N, C_in, H, W), or unbatched (C_in, H, W).
+        weight: (C_out, C_in / groups, KH, KW): the C_out kernels W^w.
+        bias: (C_out,) or None.
+        stride: t, an int or a pair (t_h, t_w).
+        padding: p, an int, a pair, 'valid' (no padding) or 'same' (output size = input size,
+            stride 1 only; when d(K-1) is odd the extra zero goes at the bottom/right, as PyTorch).
+        dilation: an int or a pair.
+        groups: split the channels into this many independent convolutions (groups = C_in is the
+            depthwise convolution).
+
+    Returns: (N, C_out, H_out, W_out) with H_out = floor((H + 2p - d(KH - 1) - 1) / t) + 1 (and the
+    same for W_out). One autograd node; its backward is dL/dW = (dL/ds)^T im2col(h),
+    dL/db = sum_{n,u,v} dL/ds, dL/dh = the transposed convolution of dL/ds.
+
+    Example::
+
+        >>> x = cr.randn(8, 3, 32, 32)
+        >>> conv2d(x, cr.randn(16, 3, 3, 3), padding=1).shape    # (8, 16, 32, 32)
+    """
+    op = "conv2d"
+    _check_operands(op, input, weight, bias)
+    co, cg, kh, kw = weight.shape
+    _check_groups(op, groups, co, "out_channels (weight.shape[0])")
+    c = input.shape[-3]
+    if c != cg * groups:
+        raise OpError(f"{op}: expected input ({'N, ' if input.ndim == 4 else ''}{cg * groups}, H, W) "
+                      f"for a weight of shape {tuple(weight.shape)} with groups={groups}, got "
+                      f"{tuple(input.shape)}")
+    if bias is not None and tuple(bias.shape) != (co,):
+        raise OpError(f"{op}: expected bias of shape ({co},), got {tuple(bias.shape)}")
+    stride = _pair(stride, "stride", op, 1)
+    dilation = _pair(dilation, "dilation", op, 1)
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)  # the dilated kernel
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise OpError(f"{op}: padding='same' is only supported with stride 1, got stride "
+                              f"{stride}")
+            th, tw = span[0] - 1, span[1] - 1  # total zeros per dim; the odd one goes last
+            pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise OpError(f"{op}: padding must be 'same', 'valid', an int or a pair, got "
+                          f"{padding!r}")
+    else:
+        ph, pw = _pair(padding, "padding", op, 0)
+        pads = (ph, ph, pw, pw)
+    h, wd = input.shape[-2:]
+    hp, wp = h + pads[0] + pads[1], wd + pads[2] + pads[3]
+    if hp < span[0] or wp < span[1]:
+        raise OpError(f"{op}: the input's spatial size ({h}, {wd}) (padded: ({hp}, {wp})) is "
+                      f"smaller than the kernel ({kh}, {kw})"
+                      + (f" dilated to {span}" if span != (kh, kw) else ""))
+    return _run(Conv2d, input, weight, bias, pads=pads, stride=stride, dilation=dilation,
+                groups=int(groups))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution: the adjoint (in h) of conv2d with the same weight,
+
+        y_xyw = sum_{u,v,k,i,j: t(u-1)-p+d(i-1)+1 = x, t(v-1)-p+d(j-1)+1 = y} W^k_ijw h_uvk + b^w,
+
+    i.e. each input pixel spreads its kernel-weighted copy onto an output window; it maps a conv2d's
+    output shape back to its input shape (the "deconvolution" of decoders, notes 4).
+
+    Args:
+        input: (N, C_in, H, W), or unbatched (C_in, H, W).
+        weight: (C_in, C_out / groups, KH, KW) (PyTorch's layout: that of the conv2d it transposes).
+        bias: (C_out,) or None.
+        stride, padding, dilation: those of that conv2d (ints or pairs); padding removes
+            d(K-1) - p... rows: H_out = (H - 1) t - 2p + d(KH - 1) + output_padding + 1.
+        output_padding: extra rows/columns at the bottom/right (an int or a pair, each smaller than
+            the stride or the dilation), to pick among the input sizes a strided conv2d maps to H.
+        groups: as in conv2d.
+
+    Returns: (N, C_out, H_out, W_out). One autograd node: its forward is col2im of the GEMM
+    h W, its backward uses conv2d's kernels (dL/dh = conv2d(dL/dy, W), dL/dW = h^T im2col(dL/dy)).
+
+    Example::
+
+        >>> conv_transpose2d(cr.randn(8, 16, 7, 7), cr.randn(16, 8, 4, 4), stride=2,
+        ...                  padding=1).shape                       # (8, 8, 14, 14)
+    """
+    op = "conv_transpose2d"
+    _check_operands(op, input, weight, bias)
+    ci, cog, kh, kw = weight.shape
+    _check_groups(op, groups, ci, "in_channels (weight.shape[0])")
+    if input.shape[-3] != ci:
+        raise OpError(f"{op}: expected input ({'N, ' if input.ndim == 4 else ''}{ci}, H, W) for a "
+                      f"weight of shape {tuple(weight.shape)}, got {tuple(input.shape)}")
+    co = cog * groups
+    if bias is not None and tuple(bias.shape) != (co,):
+        raise OpError(f"{op}: expected bias of shape ({co},), got {tuple(bias.shape)}")
+    if isinstance(padding, str):
+        raise OpError(f"{op}: padding must be an int or a pair, got {padding!r}")
+    stride = _pair(stride, "stride", op, 1)
+    dilation = _pair(dilation, "dilation", op, 1)
+    pad = _pair(padding, "padding", op, 0)
+    out_pad = _pair(output_padding, "output_padding", op, 0)
+    for k in range(2):
+        if out_pad[k] >= max(stride[k], dilation[k]):
+            raise OpError(f"{op}: output_padding {out_pad} must be smaller than the stride "
+                          f"{stride} or the dilation {dilation}")
+    h, wd = input.shape[-2:]
+    buf = tuple((n - 1) * stride[k] + dilation[k] * (kk - 1) + 1 + out_pad[k]
+                for k, (n, kk) in enumerate(((h, kh), (wd, kw))))
+    out_hw = (buf[0] - 2 * pad[0], buf[1] - 2 * pad[1])
+    if min(out_hw) < 1 or min(h, wd) < 1:
+        raise OpError(f"{op}: the output size {out_hw} of an input of spatial size ({h}, {wd}) "
+                      f"with kernel ({kh}, {kw}), stride {stride}, padding {pad}, dilation "
+                      f"{dilation} and output_padding {out_pad} is not positive")
+    return _run(ConvTranspose2d, input, weight, bias, crop=pad, buf=buf, stride=stride,
+                dilation=dilation, groups=int(groups))
