@@ -204,6 +204,8 @@ def cmd_train(args, parser_defaults) -> int:
     if best.get("value") is not None:
         print(f"best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}")
     print(f"test loss {test['loss']:.4f}  test accuracy {100 * test['accuracy']:.2f}%")
+    if hasattr(recipe, "after_fit"):  # the recipe's own figures of the trained model
+        recipe.after_fit(setup, args, result)
     return 0
 
 

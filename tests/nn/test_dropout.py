@@ -35,3 +35,20 @@ def test_p_is_checked_and_repr_matches_torch():
         nn.Dropout(1.2)
     assert repr(nn.Dropout()) == repr(torch.nn.Dropout())
     assert repr(nn.Dropout(0.1)) == repr(torch.nn.Dropout(0.1))
+
+
+def test_dropout2d_layer_drops_channels_in_training_only_and_repr_matches_torch():
+    torch = pytest.importorskip("torch")
+    cr.manual_seed(0)
+    drop = nn.Dropout2d(0.25)
+    x = cr.ones(20, 30, 4, 4)
+    y = drop(x)
+    maps = y.data.reshape(600, 16)
+    assert ((maps == 0).all(axis=1) | (maps == np.float32(1 / 0.75)).all(axis=1)).all()
+    assert abs((maps[:, 0] == 0).mean() - 0.25) < 0.06
+    drop.eval()
+    assert drop(x) is x
+    assert repr(nn.Dropout2d()) == repr(torch.nn.Dropout2d())
+    assert repr(nn.Dropout2d(0.1)) == repr(torch.nn.Dropout2d(0.1))
+    with pytest.raises(ValueError, match=r"Dropout2d: dropout probability has to be between 0"):
+        nn.Dropout2d(-0.5)

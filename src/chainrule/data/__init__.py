@@ -11,3 +11,7 @@ from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, Su
 __all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "RandomSampler", "Sampler",
            "SequentialSampler", "Subset", "SubsetRandomSampler", "TensorDataset",
            "default_collate", "random_split"]
+# the augmentation transforms under the name chainrule.data.transforms too (one module, two names)
+import sys as _sys  # noqa: E402
+from ..datasets import transforms  # noqa: E402
+_sys.modules[__name__ + ".transforms"] = transforms

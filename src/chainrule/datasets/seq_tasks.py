@@ -138,17 +138,20 @@ DATE_FORMATS = {
     "us_slash": lambda d: f"{d.month}/{d.day}/{d.year}",  # 3/3/1999
     "eu_dots": lambda d: f"{d.day}.{d.month}.{d.year}",  # 3.3.1999
     "month_abbr": lambda d: f"{_month(d)[:3]} {d.day}, {d.year}",  # Mar 3, 1999
-    "weekday_long": lambda d: f"{_day(d)}, {_month(d)} {d.day}, {d.year}",  # Wednesday, March 3, 1999
+    # Wednesday, March 3, 1999
+    "weekday_long": lambda d: f"{_day(d)}, {_month(d)} {d.day}, {d.year}",
     "day_month": lambda d: f"{d.day} {_month(d)} {d.year}",  # 3 March 1999
-    "the_of": lambda d: f"the {ordinal(d.day)} of {_month(d).lower()} {d.year}",  # the 3rd of march 1999
+    # the 3rd of march 1999
+    "the_of": lambda d: f"the {ordinal(d.day)} of {_month(d).lower()} {d.year}",
     "month_ordinal": lambda d: f"{_month(d).lower()} {ordinal(d.day)}, {d.year}",  # march 3rd, 1999
     "day_abbr_yy": lambda d: f"{d.day} {_month(d)[:3].lower()} {d.year % 100:02d}",  # 3 mar 99
     "upper": lambda d: f"{_month(d).upper()} {d.day} {d.year}",  # MARCH 3 1999
     "weekday_abbr": lambda d: f"{_day(d)[:3]} {d.day} {_month(d)[:3]} {d.year}",  # Wed 3 Mar 1999
     "compact": lambda d: f"{d.year}{d.month:02d}{d.day:02d}",  # 19990303
     "dash_abbr": lambda d: f"{d.day:02d}-{_month(d)[:3]}-{d.year}",  # 03-Mar-1999
+    # wednesday the 3rd of march 1999
     "weekday_the_of": lambda d: (f"{_day(d).lower()} the {ordinal(d.day)} of "
-                                 f"{_month(d).lower()} {d.year}"),  # wednesday the 3rd of march 1999
+                                 f"{_month(d).lower()} {d.year}"),
 }
 """The human formats of ``DateTranslation``, by name (each: datetime.date -> str)."""
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import os
 import pathlib
+import re
 
 import numpy as np
 
@@ -166,16 +167,28 @@ class Vocabulary:
         return f"Vocabulary({len(self)} tokens: specials {list(self.specials)}, {shown!r}...)"
 
 
+def _looks_like_a_path(s):
+    return not any(c.isspace() for c in s) and (
+        "/" in s or "\\" in s or re.search(r"\.[A-Za-z0-9]{1,4}$", s) is not None)
+
+
 def _read_source(source):
-    """The text of ``source``: a path (str or PathLike) of an existing file, or the text itself."""
+    """The text of ``source``: a path (str or PathLike) of an existing file, or the text itself.
+
+    A one-line str without spaces that looks like a file name ("data/input.txt") but names no
+    file is an error, not a tiny text."""
     if isinstance(source, (pathlib.Path, os.PathLike)):
         return pathlib.Path(source).read_text(encoding="utf-8")
     if not isinstance(source, str):
         raise TypeError(f"CharDataset: expected a file path or a str of text, got "
                         f"{type(source).__name__}")
-    if "\n" not in source and len(source) < 4096 and os.path.isfile(source):
-        with open(source, encoding="utf-8") as f:
-            return f.read()
+    if "\n" not in source and len(source) < 4096:
+        if os.path.isfile(source):
+            with open(source, encoding="utf-8") as f:
+                return f.read()
+        if _looks_like_a_path(source):
+            raise FileNotFoundError(f"CharDataset: no file {source!r} (pass a pathlib.Path for a "
+                                    f"file; a str is read as a path only when the file exists)")
     return source
 
 
@@ -184,7 +197,8 @@ class CharDataset(Dataset):
 
     Args:
         source: a path to a UTF-8 text file (str or pathlib.Path), or the text itself (a str that is
-            not the name of an existing file).
+            not the name of an existing file; one word that looks like a file name, such as
+            "data/input.txt", but names no file raises FileNotFoundError).
         seq_len: T, the length of the samples ``ds[i]`` and the default of ``bptt_batches``.
         vocab: a ``Vocabulary`` to use (e.g. the training set's, or one from a checkpoint); by
             default one is built from the characters of the whole text, without special tokens

@@ -33,9 +33,13 @@ class AlexNet(nn.Module):
     normalized the responses after the first two convolutional layers; this is the one-tower
     variant with 64, 192, 384, 256, 256 filters that torchvision and most later work use. With
     ``lrn=True``, local response normalization follows the ReLU of the first two convolutional
-    layers as in the paper, b = a / (k + alpha / n * sum of a^2 over n = 5 neighbouring channels)^beta
-    with k = 2, alpha / n = 1e-4 (the paper's alpha applies to the sum itself), beta = 0.75; it adds
-    no parameters but shifts the indices inside ``features``, so the state_dict keys then differ
+    layers as in the paper,
+
+        b = a / (k + alpha / n * sum of a^2 over the n = 5 neighbouring channels)^beta
+
+    with k = 2, alpha / n = 1e-4 (the paper's alpha = 1e-4 multiplies the sum itself, so
+    ``LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2)``), beta = 0.75. It adds no
+    parameters but shifts the indices inside ``features``, so the state_dict keys then differ
     from torchvision's.
 
     Args:
@@ -80,7 +84,7 @@ class AlexNet(nn.Module):
         )
 
     def forward(self, x):
-        check_images(f"alexnet(in_channels={self.in_channels})", x, self.in_channels)
+        check_images(f"alexnet(in_channels={self.in_channels})", x, self.in_channels, min_size=63)
         x = self.avgpool(self.features(x))                   # (N, 256, 6, 6)
         return self.classifier(ops.flatten(x, 1))            # (N, 9216) -> (N, K)
 

@@ -4,7 +4,7 @@ The net makes extensive use of 1x1 filters: a 1x1 convolution s_uvw = sum_k W^w_
 (notes 2.1 with R = 1) fuses the channels at each pixel. An Inception block computes four feature
 maps side by side from the same input and stacks them along the channels:
 
-    1x1 conv  |  1x1 reduction -> 3x3 conv  |  1x1 reduction -> "5x5" conv  |  3x3 max pool -> 1x1 projection
+    1x1 conv  |  1x1 reduce -> 3x3 conv  |  1x1 reduce -> "5x5" conv  |  3x3 max pool -> 1x1 proj
 
 The 1x1 reductions shrink the channels before the expensive 3x3 and 5x5 filters, which is what
 lets the net be deep (22 layers with weights) yet have 12x fewer parameters than AlexNet.
@@ -134,8 +134,8 @@ class GoogLeNet(nn.Module):
     Returns: the logits (N, K); in training mode with ``aux_logits``, a ``GoogLeNetOutputs``
     (logits, aux_logits2, aux_logits1).
 
-    Shape: input (N, C, H, W); designed for 224x224, any size from 32x32 up passes (the feature
-    maps shrink 32-fold).
+    Shape: input (N, C, H, W); designed for 224x224 (7x7 maps at the top, 32-fold smaller);
+    smaller images pass too, as the pools round up (32x32 leaves 1x1 maps).
     """
 
     def __init__(self, num_classes=1000, in_channels=3, aux_logits=False, dropout=0.2,

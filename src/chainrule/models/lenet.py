@@ -1,7 +1,10 @@
 """LeNet-5 (LeCun et al. 1998), the first convolutional network of the notes' section 2.1, in its
 modern form for 28x28 images (MNIST, Fashion-MNIST).
 
-Each convolutional layer computes s = W (x) h + b (notes 2.1: s_uvw = sum_ijk W^w_ijk h_{...,k} + b^w),
+Each convolutional layer computes s = W (x) h + b, that is (notes 2.1)
+
+    s_uvw = sum_ijk W^w_ijk h_{t(u-1)-p+i, t(v-1)-p+j, k} + b^w,
+
 then h = max(s, 0) (the ReLU layer), then a 2x2 max pooling that halves the feature maps; the
 fully connected layers at the top are the 1x1-feature-map case of the same formula, and a softmax
 layer (notes 2.2, inside ``nn.CrossEntropyLoss``) turns the last layer's K values into

@@ -71,6 +71,8 @@ class VGG(nn.Module):
         if not convs:
             raise ValueError("VGG: features must contain at least one Conv2d")
         self.in_channels = convs[0].in_channels
+        # each 2x2 pool halves (rounding down): k of them need at least 2^k pixels
+        self.min_size = 2 ** sum(isinstance(m, nn.MaxPool2d) for m in features.modules())
         self.num_classes = num_classes
         self.arch = "VGG"
         self.features = features
@@ -98,7 +100,8 @@ class VGG(nn.Module):
                 init.zeros_(m.bias)
 
     def forward(self, x):
-        check_images(f"{self.arch}(in_channels={self.in_channels})", x, self.in_channels)
+        check_images(f"{self.arch}(in_channels={self.in_channels})", x, self.in_channels,
+                     min_size=self.min_size)
         x = self.avgpool(self.features(x))             # (N, C, *pool_size)
         return self.classifier(ops.flatten(x, 1))      # (N, C * ph * pw) -> (N, K)
 
@@ -165,7 +168,8 @@ def vgg_small(num_classes=10, in_channels=1, batch_norm=True, dropout=0.5, width
     ``batch_norm`` is True.
 
     Shape: (N, C, 28, 28) -> (N, K); any size from 8x8 up passes (the adaptive pool brings the
-    maps to 3x3, e.g. 4x4 for 32x32 images). Parameters: 584,682 with the defaults.
+    maps to 3x3, e.g. 4x4 for 32x32 images). Parameters: 650,858 with the defaults (649,962
+    without batch normalization).
     """
     w = width
     cfg = [w, w, "M", 2 * w, 2 * w, "M", 4 * w, 4 * w, "M"]

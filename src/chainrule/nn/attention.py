@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from .. import backend, ops
+from .. import backend
 from ..ops.attention import additive_scores, attend, attention
 from ..ops.dropout import check_p
 from ..ops._util import OpError
@@ -68,7 +68,8 @@ def _prepare(who, query, key, value, mask, qdim=None, kdim=None):
 
 
 class AdditiveAttention(Module):
-    """Bahdanau's additive attention: e_j = w^T tanh(W_q s + W_k h_j), a = softmax(e), c = sum_j a_j v_j.
+    """Bahdanau's additive attention: e_j = w^T tanh(W_q s + W_k h_j), a = softmax(e),
+    c = sum_j a_j v_j.
 
     Args:
         query_dim: Dq, the size of the query s (e.g. the decoder's hidden state).
@@ -91,7 +92,8 @@ class AdditiveAttention(Module):
 
     def __init__(self, query_dim, key_dim, hidden_dim, device=None, dtype=None):
         super().__init__()
-        self.query_dim, self.key_dim, self.hidden_dim = int(query_dim), int(key_dim), int(hidden_dim)
+        self.query_dim, self.key_dim = int(query_dim), int(key_dim)
+        self.hidden_dim = int(hidden_dim)
         self.query_proj = Linear(query_dim, hidden_dim, bias=False, dtype=dtype)
         self.key_proj = Linear(key_dim, hidden_dim, dtype=dtype)
         dt = backend.get_default_dtype() if dtype is None else np.dtype(dtype)

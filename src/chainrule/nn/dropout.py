@@ -1,7 +1,7 @@
 """Dropout (Srivastava et al. 2014): a regularizer that zeroes random units during training."""
 from __future__ import annotations
 
-from ..ops.dropout import check_p, dropout
+from ..ops.dropout import check_p, dropout, dropout2d
 from .module import Module
 
 
@@ -29,6 +29,34 @@ class Dropout(Module):
 
     def forward(self, input):
         return dropout(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Module):
+    """Channel dropout: in training mode zero each whole feature map x_{n,c,:,:} with probability
+    p and scale the kept maps by 1/(1-p); the identity in eval mode.
+
+    Args:
+        p: probability of dropping a channel, in [0, 1] (default 0.5).
+        inplace: accepted for PyTorch compatibility and ignored.
+
+    Shape: (N, C, H, W) -> same (a 3-D input is read as (N, C, L), as PyTorch does today).
+
+    Example::
+
+        >>> drop = Dropout2d(0.2)
+        >>> y = drop(cr.randn(8, 16, 32, 32))   # about 20% of the 8 x 16 maps all zero
+    """
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        self.p = check_p(p, "Dropout2d")
+        self.inplace = inplace
+
+    def forward(self, input):
+        return dropout2d(input, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

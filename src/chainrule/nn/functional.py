@@ -16,6 +16,10 @@ from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, 
 from ..ops.shape import pad
 from ..ops.softmax import log_softmax as _log_softmax, softmax as _softmax
 from ..ops.attention import attention, scaled_dot_product_attention
+from ..ops.conv import conv2d, conv_transpose2d
+from ..ops.pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+from ..ops.normalization import batch_norm, local_response_norm
+from ..ops.dropout import dropout2d
 from ..tensor import Tensor
 from .activation import _implicit_dim
 
@@ -24,6 +28,9 @@ __all__ = ["linear", "relu", "leaky_relu", "sigmoid", "tanh", "softplus", "softm
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "l1_loss",
            "smooth_l1_loss", "huber_loss", "kl_div"]
 __all__ += ["scaled_dot_product_attention", "attention"]
+__all__ += ["conv2d", "conv_transpose2d"]
+__all__ += ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "batch_norm",
+            "local_response_norm", "dropout2d"]
 
 
 def relu(input, inplace=False):

@@ -22,8 +22,8 @@ The ops here:
 - ``attention`` / ``scaled_dot_product_attention``: the whole chain above as one fused node
   (``torch.nn.functional.scaled_dot_product_attention``'s semantics; ``attention`` can also return
   the weights P for plotting);
-- ``additive_scores``: Bahdanau's score e_lj = w^T tanh(a_l + b_j) for projected queries a_l = W_q s_l
-  and keys b_j = W_k h_j, as one node;
+- ``additive_scores``: Bahdanau's score e_lj = w^T tanh(a_l + b_j) for projected queries
+  a_l = W_q s_l and keys b_j = W_k h_j, as one node;
 - ``attend``: softmax over the masked scores and the weighted sum of the values, as one node,
   for scores made any other way;
 - ``length_mask``: the bool mask (B, S) of the real (not padded) positions of sequences.
@@ -118,9 +118,12 @@ class ScaledDotProductAttention(Function):
             if gp is not None:
                 gpd += gp  # the weights were an output too
             gs = _softmax_backward(p, gpd)  # dP/dS: softmax Jacobian
+            sc = gs.dtype.type(scale)
             if nm:
                 gm = unbroadcast(gs, mask_shape)  # dS/dM = 1
-            gs *= gs.dtype.type(scale)
+                gs = gs * sc  # not in place: gm may be gs itself
+            else:
+                gs *= sc
             if nq:
                 gq = unbroadcast(np.matmul(gs, k), q.shape)  # dS/dQ: scale dS K
             if nk:

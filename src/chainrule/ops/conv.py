@@ -22,93 +22,88 @@ from ..autograd.function import Function
 from ..backend import xp
 from ..tensor import Tensor
 from ._util import OpError, OpTypeError
-from .conv_kernels import (bias_grad, col2im, conv_rows, im2col, nchw_to_rows, nhwc_padded,
-                           rows_to_nchw, weight_grad)
+from .conv_kernels import (ConvGeometry, apply_kernels, bias_grad, grad_matrix, kernel_grad,
+                           patch_grad, patches, winograd_applies, winograd_backward,
+                           winograd_forward)
 
 
 class Conv2d(Function):
-    """s = W (x) h + b on NCHW arrays: im2col, one GEMM, and col2im in backward.
+    """s = W (x) h + b on NCHW arrays: patches (im2col), one GEMM, and col2im in backward; 3x3
+    stride-1 kernels with enough channels go through Winograd F(2x2, 3x3) instead (same sums).
 
     Params: pads (top, bottom, left, right), stride (t_h, t_w), dilation (d_h, d_w), groups.
     """
 
-    fresh_grads = True  # every gradient is a new array (dx a view of a new buffer)
+    fresh_grads = True  # every gradient is a newly allocated array
 
     def forward(self, x, w, b=None, *, pads, stride, dilation, groups):
-        n, _, h, wd = x.shape
-        co, _, kh, kw = w.shape
-        xh = nhwc_padded(x, pads)  # (N, Hp, Wp, C): h with the zero border p
-        ho = (xh.shape[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        wo = (xh.shape[2] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-        cols = im2col(xh, (kh, kw), (ho, wo), stride, dilation, groups)  # patches as rows
-        rows = conv_rows(cols, w, groups)  # (N Hout Wout, C_out): sum_ijk W^w_ijk h_patch
-        if b is not None:
-            rows += b  # + b^w
+        geo = ConvGeometry(x.shape, w.shape, pads, stride, dilation, groups)
         nx, nw = self.needs_input_grad[:2]
-        self.save(cols if nw else None, w if nx else None)
-        self.geom = (xh.shape, (ho, wo), (h, wd))
-        self.wshape = w.shape
-        self.params = (pads, stride, dilation, groups)
-        return rows_to_nchw(rows, n, ho, wo)
+        self.geo = geo
+        self.winograd = winograd_applies((geo.kh, geo.kw), stride, dilation, groups, geo.c, geo.co)
+        if self.winograd:
+            y, v = winograd_forward(x, w, b, pads, keep_v=nw)  # V: the input tiles, for dL/dW
+            self.save(v, w if nx else None)
+            return y
+        p = patches(x, geo)  # h_{patch(n,u,v), (i,j,k)} for every output position
+        self.save(p if nw else None, w if nx else None)
+        return apply_kernels(p, w, b, geo)  # s = sum_ijk W^w_ijk h_patch + b^w
 
     def backward(self, gs):
-        cols, w = self.saved
-        buf_shape, out_hw, (h, wd) = self.geom
-        pads, stride, dilation, groups = self.params
+        p, w = self.saved
+        geo = self.geo
         needs = self.needs_input_grad
-        g_rows = nchw_to_rows(gs)  # dL/ds as (N Hout Wout, C_out)
-        gx = gw = gb = None
-        if needs[0]:  # dL/dh = col2im(dL/ds W): the transposed convolution, then crop the padding
-            gxh = col2im(g_rows, w, buf_shape, out_hw, stride, dilation, groups)
-            gx = gxh[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd].transpose(0, 3, 1, 2)
-        if needs[1]:  # dL/dW^w_ijk = sum_uv dL/ds_uvw h_patch(u,v),ijk = (dL/ds)^T cols
-            gw = weight_grad(g_rows, cols, self.wshape, groups)
-        if len(needs) == 3 and needs[2]:  # dL/db^w = sum_{n,u,v} dL/ds_nuvw
-            gb = bias_grad(g_rows)
-        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        need_b = len(needs) == 3 and needs[2]
+        if self.winograd:  # the adjoints of the Winograd transforms (see conv_kernels.py)
+            gx, gw, gb = winograd_backward(gs, w, p, geo.pads, (geo.c, geo.h, geo.w), needs[0],
+                                           needs[1], need_b)
+            return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        gm = grad_matrix(gs, geo)  # dL/ds as a GEMM operand
+        # dL/dh = col2im(dL/ds W): the transposed convolution of dL/ds, cropped to the input
+        gx = patch_grad(gm, w, geo) if needs[0] else None
+        # dL/dW^w_ijk = sum_{n,u,v} dL/ds_nuvw h_patch(n,u,v),ijk = (dL/ds)^T P
+        gw = kernel_grad(gm, p, geo) if needs[1] else None
+        if len(needs) == 2:
+            return gx, gw
+        return gx, gw, bias_grad(gm, geo) if need_b else None  # dL/db^w = sum_{n,u,v} dL/ds_nuvw
 
 
 class ConvTranspose2d(Function):
     """y = W^T (x) x + b: the adjoint of Conv2d in its input (weight (C_in, C_out/G, KH, KW)).
 
-    Params: crop (top, left) of the col2im buffer, buf (Hbuf, Wbuf) its size, stride, dilation,
-    groups. The output is buf cropped to [top : Hbuf - top, left : Wbuf - left].
+    The adjoint convolution maps (N, C_out, Hout, Wout) -> (N, C_in, H, W) with pads (p_h, p_h,
+    p_w, p_w) and output size (H, W) = the input's size here; its geometry is built once.
+    Params: pads, out_hw (Hout, Wout), stride, dilation, groups.
     """
 
     fresh_grads = True
 
-    def forward(self, x, w, b=None, *, crop, buf, stride, dilation, groups):
-        n, ci, h, wd = x.shape
-        _, cog, _, _ = w.shape
-        x_rows = nchw_to_rows(x)  # the "output gradient" of the adjoint conv: (N H W, C_in)
-        yh = col2im(x_rows, w, (n, buf[0], buf[1], cog * groups), (h, wd), stride, dilation,
-                    groups)  # y_xyk = sum_{u,v,w,i,j -> x,y} x_uvw W^w_ijk
-        pt, pl = crop
-        y = yh[:, pt:buf[0] - pt, pl:buf[1] - pl]  # (N, Hout, Wout, C_out) view
-        if b is not None:
-            y += b  # + b^k
+    def forward(self, x, w, b=None, *, pads, out_hw, stride, dilation, groups):
+        n, _, h, wd = x.shape
+        co = w.shape[1] * groups
+        geo = ConvGeometry((n, co) + out_hw, w.shape, pads, stride, dilation, groups, (h, wd))
         nx, nw = self.needs_input_grad[:2]
-        self.save(x_rows if nw else None, w if nx else None)
-        self.geom = ((h, wd), y.shape[1:3])
-        self.params = (crop, buf, stride, dilation, groups)
-        return y.transpose(0, 3, 1, 2)
+        gm = grad_matrix(x, geo)  # x plays the adjoint conv's output gradient
+        self.save(gm if nw else None, w if nx else None)
+        self.geo = geo
+        # y_xyk = sum over the (u, v, w, i, j) that read pixel (x, y) of x_uvw W^w_ijk, + b^k
+        return patch_grad(gm, w, geo, b)
 
     def backward(self, gy):
-        x_rows, w = self.saved
-        (h, wd), (ho, wo) = self.geom
-        (pt, pl), buf, stride, dilation, groups = self.params
+        gm, w = self.saved
+        geo = self.geo
         needs = self.needs_input_grad
-        kernel = w.shape[2:]
-        gyh = nhwc_padded(gy, (pt, 0, pl, 0), size=buf)  # dL/dy on the uncropped buffer
-        cols = im2col(gyh, kernel, (h, wd), stride, dilation, groups)  # patches of dL/dy
-        gx = gw = gb = None
-        if needs[0]:  # dL/dx = conv2d(dL/dy, W): the adjoint of the adjoint
-            gx = rows_to_nchw(conv_rows(cols, w, groups), gy.shape[0], h, wd)
-        if needs[1]:  # dL/dW^w_ijk = sum_uv x_uvw (dL/dy)_patch(u,v),ijk
-            gw = weight_grad(x_rows, cols, w.shape, groups)
-        if len(needs) == 3 and needs[2]:  # dL/db^k = sum_{n,x,y} dL/dy_nkxy (zero border adds 0)
-            gb = bias_grad(gyh.reshape(-1, gyh.shape[3]))
-        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+        p = patches(gy, geo)  # the patches of dL/dy that each input pixel wrote to
+        gx = apply_kernels(p, w, None, geo) if needs[0] else None  # dL/dx = conv2d(dL/dy, W)
+        gw = kernel_grad(gm, p, geo) if needs[1] else None  # dL/dW = sum x_uvw (dL/dy)_patch
+        if len(needs) == 2:
+            return gx, gw
+        gb = None
+        if needs[2]:  # dL/db^k = sum_{n,x,y} dL/dy_nkxy, as two GEMVs
+            g2 = gy.reshape(geo.n, -1)
+            gb = ((xp.ones(geo.n, gy.dtype) @ g2).reshape(geo.c, -1)
+                  @ xp.ones(geo.h * geo.w, gy.dtype))
+        return gx, gw, gb
 
 
 # ---- the functional forms: argument checks, then one node -----------------------------------------
@@ -277,12 +272,11 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
             raise OpError(f"{op}: output_padding {out_pad} must be smaller than the stride "
                           f"{stride} or the dilation {dilation}")
     h, wd = input.shape[-2:]
-    buf = tuple((n - 1) * stride[k] + dilation[k] * (kk - 1) + 1 + out_pad[k]
-                for k, (n, kk) in enumerate(((h, kh), (wd, kw))))
-    out_hw = (buf[0] - 2 * pad[0], buf[1] - 2 * pad[1])
+    out_hw = tuple((n - 1) * stride[k] - 2 * pad[k] + dilation[k] * (kk - 1) + 1 + out_pad[k]
+                   for k, (n, kk) in enumerate(((h, kh), (wd, kw))))
     if min(out_hw) < 1 or min(h, wd) < 1:
         raise OpError(f"{op}: the output size {out_hw} of an input of spatial size ({h}, {wd}) "
                       f"with kernel ({kh}, {kw}), stride {stride}, padding {pad}, dilation "
                       f"{dilation} and output_padding {out_pad} is not positive")
-    return _run(ConvTranspose2d, input, weight, bias, crop=pad, buf=buf, stride=stride,
-                dilation=dilation, groups=int(groups))
+    return _run(ConvTranspose2d, input, weight, bias, pads=(pad[0], pad[0], pad[1], pad[1]),
+                out_hw=out_hw, stride=stride, dilation=dilation, groups=int(groups))

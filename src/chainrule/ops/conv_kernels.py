@@ -1,22 +1,28 @@
 """Array kernels of the 2-D convolution (notes 2.1), on raw arrays, shared by conv2d and conv_transpose2d.
 
-Layout. The public tensors are NCHW as in PyTorch; inside, a feature map is channels-last (NHWC) so
-that a patch, read in (i, j, k) = (kernel row, kernel column, channel) order, is one contiguous run
-of KW * C numbers per kernel row. The convolution of the notes,
+The convolution of the notes,
 
     s_uvw = sum_ijk W^w_ijk h_{t(u-1)-p+i, t(v-1)-p+j, k} + b^w,
 
-then becomes one matrix product: the patches of every output position (n, u, v) stacked as rows of a
-matrix ``cols`` (N Hout Wout, KH KW C) -- "im2col" -- times the kernels as columns, W^T (KH KW C, C_out).
-The result, (N Hout Wout, C_out), is the output in NHWC order ("rows"), handed out as an NCHW view.
+is one matrix product once the input patches are laid out as a matrix ("im2col"): one patch per
+output position (n, u, v), its KH KW C numbers h_{patch, (i, j, k)} in a row (or a column), times the
+kernels W^w as a (KH KW C, C_out) matrix. Its two other sums are products with the same matrix:
+dL/dW = (dL/ds)^T patches, and dL/dh = the patches of dL/ds W added back where they were read
+("col2im"), which is also the forward of the transposed convolution.
 
-Its adjoint (the backward of conv2d, the forward of conv_transpose2d) scatters rows back onto the
-map -- "col2im": one batched matrix product gives, for every kernel offset (i, j), the (N Hout Wout, C)
-block dL/ds W_ij, and each block is added onto the strided window of the map it came from.
+Two layouts of the patch matrix, picked per convolution (ConvGeometry.layout) by which one copies
+longer contiguous runs of memory:
 
-Groups split the channels into G independent convolutions; the grouped forms below carry a leading
-group axis. Every kernel is written with ``xp`` (NumPy now) and plain strides, no Python loop over
-pixels: the loops are over the KH x KW kernel offsets only.
+- "rows": P (N Hout Wout, KH KW C), channels last inside a patch, built from a zero-padded NHWC copy
+  of the input; each patch row is KH runs of KW C numbers. Best when C is not small.
+- "cols": P (KH KW C, N Hout Wout) ordered (k, i, j) like the weight, built from the NCHW input;
+  each row of P is N Hout runs of Wout numbers. Best for few channels (a first layer on
+  grayscale images) and for groups (each group's block of rows is contiguous).
+
+Inputs and outputs are NCHW arrays, contiguous as PyTorch's. Groups split the channels into G
+independent convolutions (a leading group axis on P and W). 3x3 stride-1 convolutions with enough
+channels take the Winograd path at the end of this file instead. Every kernel uses ``xp`` (NumPy
+now) and strides; the only Python loops are over the KH x KW kernel offsets and over batch chunks.
 """
 from __future__ import annotations
 
@@ -25,134 +31,382 @@ from numpy.lib.stride_tricks import as_strided
 from ..backend import xp
 
 
-def nhwc_padded(x, pads, size=None):
-    """The NCHW map ``x`` as a channels-last array with zero borders.
+class ConvGeometry:
+    """The sizes of one convolution: input (N, C, H, W), weight (C_out, C/G, KH, KW), pads
+    (top, bottom, left, right), stride, dilation, groups, output (Hout, Wout) (computed unless
+    given) and the layout of its patch matrix."""
 
-    ``pads`` = (top, bottom, left, right); ``size`` = (Hbuf, Wbuf) overrides the padded size (extra
-    rows and columns at the bottom and right are zero). Returns (N, Hbuf, Wbuf, C); without padding
-    this is a view when ``x`` already lies channels-last in memory, else one transposing copy.
-    """
+    __slots__ = ("n", "c", "h", "w", "co", "cg", "kh", "kw", "pads", "stride", "dilation",
+                 "groups", "hp", "wp", "ho", "wo", "layout")
+
+    def __init__(self, xshape, wshape, pads, stride, dilation, groups, out_hw=None):
+        self.n, self.c, self.h, self.w = xshape
+        self.co, self.cg, self.kh, self.kw = wshape
+        self.pads, self.stride, self.dilation, self.groups = pads, stride, dilation, groups
+        self.hp = self.h + pads[0] + pads[1]
+        self.wp = self.w + pads[2] + pads[3]
+        if out_hw is None:
+            out_hw = ((self.hp - dilation[0] * (self.kh - 1) - 1) // stride[0] + 1,
+                      (self.wp - dilation[1] * (self.kw - 1) - 1) // stride[1] + 1)
+        self.ho, self.wo = out_hw
+        run_rows = self.kw * self.cg if dilation[1] == 1 else self.cg
+        run_cols = self.wo if stride[1] == 1 else 1
+        self.layout = "cols" if run_cols > run_rows else "rows"
+
+    @property
+    def m(self):
+        return self.n * self.ho * self.wo
+
+
+def _padded(x, pads, channels_last):
+    """x (N, C, H, W) with zero borders, as (N, Hp, Wp, C) or (N, C, Hp, Wp); without padding
+    the NCHW form is x itself and the NHWC form one transposing copy."""
     n, c, h, w = x.shape
     pt, pb, pl, pr = pads
-    hb, wb = size if size is not None else (h + pt + pb, w + pl + pr)
-    xt = x.transpose(0, 2, 3, 1)  # (N, H, W, C) view
-    if (hb, wb) == (h, w) and pt == pl == 0:
-        if xt.flags.c_contiguous:
-            return xt
-        return xp.ascontiguousarray(xt)
-    out = xp.empty((n, hb, wb, c), x.dtype)
-    out[:, :pt] = 0  # zero only the border: the interior is overwritten next
-    out[:, pt + h:] = 0
-    out[:, pt:pt + h, :pl] = 0
-    out[:, pt:pt + h, pl + w:] = 0
-    out[:, pt:pt + h, pl:pl + w] = xt
+    src = x.transpose(0, 2, 3, 1) if channels_last else x
+    if not any(pads):
+        return xp.ascontiguousarray(src) if channels_last else x
+    shape = (n, h + pt + pb, w + pl + pr, c) if channels_last else (n, c, h + pt + pb, w + pl + pr)
+    out = xp.empty(shape, x.dtype)
+    hv = out if channels_last else out.transpose(0, 2, 3, 1)  # (N, Hp, Wp, C) view either way
+    hv[:, :pt] = 0  # zero only the border: the interior is overwritten next
+    hv[:, pt + h:] = 0
+    hv[:, pt:pt + h, :pl] = 0
+    hv[:, pt:pt + h, pl + w:] = 0
+    hv[:, pt:pt + h, pl:pl + w] = x.transpose(0, 2, 3, 1)
     return out
 
 
-def im2col(xh, kernel, out_hw, stride, dilation, groups):
-    """The patches of ``xh`` (N, Hp, Wp, C) as rows, in (i, j, k) order.
-
-    Row (n, u, v) holds h_{t u + d i, t v + d j, k} for i < KH, j < KW, k < C (0-based, in padded
-    coordinates). Returns (N Hout Wout, KH KW C) for one group, else (G, N Hout Wout, KH KW C/G).
-    Built from a strided view and one copy; a 1x1 stride-1 convolution of a contiguous map is a
-    free reshape.
-    """
-    n, _, _, c = xh.shape
-    kh, kw = kernel
-    ho, wo = out_hw
-    sh, sw = stride
-    dh, dw = dilation
-    s0, s1, s2, s3 = xh.strides
-    if groups == 1:
-        view = as_strided(xh, (n, ho, wo, kh, kw, c), (s0, sh * s1, sw * s2, dh * s1, dw * s2, s3),
-                          writeable=False)
-        return view.reshape(n * ho * wo, kh * kw * c)
-    cg = c // groups
-    view = as_strided(xh, (groups, n, ho, wo, kh, kw, cg),
-                      (cg * s3, s0, sh * s1, sw * s2, dh * s1, dw * s2, s3), writeable=False)
-    return view.reshape(groups, n * ho * wo, kh * kw * cg)
-
-
-def weight_matrix(w, groups):
-    """The kernels W^w_ijk as GEMM columns matching :func:`im2col`'s rows.
-
-    w (C_out, C_in/G, KH, KW) -> (KH KW C_in, C_out) for one group, else (G, KH KW C_in/G, C_out/G).
-    """
-    co, cg, kh, kw = w.shape
-    wt = w.transpose(0, 2, 3, 1)  # (C_out, KH, KW, C_in/G): (w, i, j, k)
-    if groups == 1:
-        return wt.reshape(co, kh * kw * cg).T
-    return wt.reshape(groups, co // groups, kh * kw * cg).transpose(0, 2, 1)
+def patches(x, geo):
+    """The patch matrix P of x (N, C, H, W): (M, K) / (G, M, K/G) in the "rows" layout, (G, K/G, M)
+    in the "cols" layout, with M = N Hout Wout and K = KH KW C. Entry (patch (n, u, v), (i, j, k))
+    is h_{t u + d i, t v + d j, k} of the zero-padded input (0-based). One strided view, one copy."""
+    g, cg, kh, kw = geo.groups, geo.cg, geo.kh, geo.kw
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    n, ho, wo = geo.n, geo.ho, geo.wo
+    if geo.layout == "rows":
+        xh = _padded(x, geo.pads, True)  # (N, Hp, Wp, C)
+        s0, s1, s2, s3 = xh.strides
+        if g == 1:
+            view = as_strided(xh, (n, ho, wo, kh, kw, cg),
+                              (s0, sh * s1, sw * s2, dh * s1, dw * s2, s3), writeable=False)
+            return view.reshape(n * ho * wo, kh * kw * cg)
+        view = as_strided(xh, (g, n, ho, wo, kh, kw, cg),
+                          (cg * s3, s0, sh * s1, sw * s2, dh * s1, dw * s2, s3), writeable=False)
+        return view.reshape(g, n * ho * wo, kh * kw * cg)
+    xq = _padded(x, geo.pads, False)  # (N, C, Hp, Wp), any strides
+    s0, s1, s2, s3 = xq.strides
+    view = as_strided(xq, (geo.c, kh, kw, n, ho, wo),
+                      (s1, dh * s2, dw * s3, s0, sh * s2, sw * s3), writeable=False)
+    return view.reshape(g, cg * kh * kw, n * ho * wo)
 
 
-def conv_rows(cols, w, groups):
-    """s = cols W^T: the outputs as rows (N Hout Wout, C_out), channels last."""
-    wm = weight_matrix(w, groups)
-    if groups == 1:
-        return cols @ wm
-    out = xp.matmul(cols, wm)  # (G, M, C_out/G)
-    return out.transpose(1, 0, 2).reshape(cols.shape[1], -1)
+def grad_matrix(gs, geo):
+    """dL/ds (N, C_out, Hout, Wout) as the GEMM operand of the layout: (M, C_out) rows, or
+    (G, C_out/G, M) for "cols" (one transposing copy either way, unless already laid out so)."""
+    if geo.layout == "rows":
+        return gs.transpose(0, 2, 3, 1).reshape(geo.m, geo.co)
+    return gs.transpose(1, 0, 2, 3).reshape(geo.groups, geo.co // geo.groups, geo.m)
 
 
-def rows_to_nchw(rows, n, h, w):
-    """(N H W, C) rows -> the (N, C, H, W) view of the same memory."""
-    return rows.reshape(n, h, w, rows.shape[1]).transpose(0, 3, 1, 2)
-
-
-def nchw_to_rows(g):
-    """(N, C, H, W) -> (N H W, C) rows; free when g lies channels-last in memory."""
-    return g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
-
-
-def weight_grad(g_rows, cols, wshape, groups):
-    """dL/dW^w_ijk = sum over (n, u, v) of dL/ds_nuvw h_{patch(n, u, v), (i, j, k)}: one GEMM,
-    (dL/ds)^T cols, reshaped from (C_out, KH KW C/G) back to (C_out, C/G, KH, KW)."""
-    co, cg, kh, kw = wshape
-    if groups == 1:
-        gw = g_rows.T @ cols  # (C_out, KH KW C)
+def apply_kernels(p, w, b, geo):
+    """s = P W^T + b as an NCHW array (N, C_out, Hout, Wout): the forward of the convolution."""
+    g, co, cg = geo.groups, geo.co, geo.cg
+    n, hw = geo.n, geo.ho * geo.wo
+    k = cg * geo.kh * geo.kw
+    y = xp.empty((n, co, hw), p.dtype)
+    if geo.layout == "rows":
+        wt = w.transpose(0, 2, 3, 1)  # (C_out, KH, KW, C/G): W^w_ijk in the patch order
+        if g == 1:
+            s = p @ wt.reshape(co, k).T  # (M, C_out)
+        else:
+            s = xp.matmul(p, wt.reshape(g, co // g, k).transpose(0, 2, 1))  # (G, M, C_out/G)
+            s = s.transpose(1, 0, 2)
+        src = s.reshape(n, hw, co).transpose(0, 2, 1)
     else:
-        m = g_rows.shape[0]
-        gg = g_rows.reshape(m, groups, co // groups).transpose(1, 2, 0)  # (G, C_out/G, M)
-        gw = xp.matmul(gg, cols)  # (G, C_out/G, KH KW C/G)
-    return xp.ascontiguousarray(gw.reshape(co, kh, kw, cg).transpose(0, 3, 1, 2))
-
-
-def bias_grad(g_rows):
-    """dL/db^w = sum over (n, u, v) of dL/ds_nuvw, as a GEMV with a vector of ones (faster than
-    a reduction over the long axis)."""
-    return xp.ones(g_rows.shape[0], g_rows.dtype) @ g_rows
-
-
-def col2im(g_rows, w, buf_shape, out_hw, stride, dilation, groups):
-    """The adjoint of im2col after the GEMM: dL/dh = sum over kernel offsets (i, j) of the blocks
-    dL/ds W_ij added onto the windows they were read from.
-
-    g_rows (N Hout Wout, C_out), w (C_out, C/G, KH, KW), buf_shape = (N, Hp, Wp, C) -> (N, Hp, Wp, C)
-    in padded coordinates (the caller crops the padding).
-    """
-    co, cg, kh, kw = w.shape
-    n, _, _, c = buf_shape
-    ho, wo = out_hw
-    sh, sw = stride
-    dh, dw = dilation
-    m = g_rows.shape[0]
-    if groups == 1:
-        wb = w.transpose(2, 3, 0, 1).reshape(kh * kw, co, cg)  # W_ij as (C_out, C) matrices
-        blocks = xp.matmul(g_rows, wb)  # (KH KW, M, C): dL/ds W_ij for every offset
+        wm = w.reshape(g, co // g, k)  # (k, i, j) order as P's rows
+        s = wm[0] @ p[0] if g == 1 else xp.matmul(wm, p)  # (C_out, M)
+        src = s.reshape(co, n, hw).transpose(1, 0, 2)
+    if b is None:
+        y[...] = src
     else:
-        cog = co // groups
-        wb = w.reshape(groups, cog, cg, kh * kw).transpose(0, 3, 1, 2)  # (G, KH KW, C_out/G, C/G)
-        gg = g_rows.reshape(m, groups, cog).transpose(1, 0, 2)[:, None]  # (G, 1, M, C_out/G)
-        blocks = xp.matmul(gg, wb).transpose(1, 0, 2, 3)  # (KH KW, G, M, C/G)
-    out = xp.zeros(buf_shape, g_rows.dtype)
-    out_g = out.reshape(n, buf_shape[1], buf_shape[2], groups, cg)
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-        for j in range(kw):
-            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            b = blocks[i * kw + j]
-            if groups == 1:
-                out[:, rows, cols] += b.reshape(n, ho, wo, c)
+        xp.add(src, b[:, None], out=y)  # + b^w, fused with the copy into NCHW
+    return y.reshape(n, co, geo.ho, geo.wo)
+
+
+def kernel_grad(gm, p, geo):
+    """dL/dW^w_ijk = sum over positions (n, u, v) of dL/ds_nuvw h_{patch(n,u,v), ijk}: one GEMM of
+    the gradient matrix with P, reshaped to the weight's (C_out, C/G, KH, KW)."""
+    g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
+    if geo.layout == "rows":
+        if g == 1:
+            gw = gm.T @ p  # (C_out, KH KW C)
+        else:
+            gg = gm.reshape(geo.m, g, co // g).transpose(1, 2, 0)  # (G, C_out/G, M)
+            gw = xp.matmul(gg, p)  # (G, C_out/G, KH KW C/G)
+        return xp.ascontiguousarray(gw.reshape(co, kh, kw, cg).transpose(0, 3, 1, 2))
+    if g == 1:
+        gw = (p[0] @ gm[0].T).T  # (C_out, C KH KW); P (K, M) times dL/ds^T (M, C_out)
+    else:
+        gw = xp.matmul(gm, p.transpose(0, 2, 1))  # (G, C_out/G, K/G)
+    return xp.ascontiguousarray(gw).reshape(co, cg, kh, kw)
+
+
+def bias_grad(gm, geo):
+    """dL/db^w = sum over (n, u, v) of dL/ds_nuvw, as a GEMV with ones (faster than .sum)."""
+    if geo.layout == "rows":
+        return xp.ones(gm.shape[0], gm.dtype) @ gm
+    return gm.reshape(geo.co, geo.m) @ xp.ones(geo.m, gm.dtype)
+
+
+def patch_grad(gm, w, geo, b=None):
+    """dL/dh: every patch's gradient dL/ds W (a GEMM) added back onto the window it was read from,
+    then cropped to the input: (N, C, H, W). With ``b``, adds b per channel (the transposed
+    convolution's bias). Loops over the KH x KW kernel offsets only."""
+    g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    n, ho, wo, c = geo.n, geo.ho, geo.wo, geo.c
+    pt, _, pl, _ = geo.pads
+    offsets = [(i, j, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)) for i in range(kh) for j in range(kw)]
+    if geo.layout == "rows":
+        if g == 1:
+            wb = w.transpose(2, 3, 0, 1).reshape(kh * kw, co, cg)  # W_ij as (C_out, C) matrices
+            blocks = xp.matmul(gm, wb)  # (KH KW, M, C): dL/ds W_ij for every offset
+        else:
+            cog = co // g
+            wb = w.reshape(g, cog, cg, kh * kw).transpose(0, 3, 1, 2)  # (G, KH KW, C_out/G, C/G)
+            gg = gm.reshape(geo.m, g, cog).transpose(1, 0, 2)[:, None]  # (G, 1, M, C_out/G)
+            blocks = xp.matmul(gg, wb).transpose(1, 0, 2, 3)  # (KH KW, G, M, C/G)
+        buf = xp.zeros((n, geo.hp, geo.wp, c), gm.dtype)  # dL/dh on the padded map, NHWC
+        bg = buf.reshape(n, geo.hp, geo.wp, g, cg)
+        for i, j, rows, cols in offsets:
+            blk = blocks[i * kw + j]
+            if g == 1:
+                buf[:, rows, cols] += blk.reshape(n, ho, wo, c)
             else:
-                out_g[:, rows, cols] += b.reshape(groups, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
+                bg[:, rows, cols] += blk.reshape(g, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
+        src = buf[:, pt:pt + geo.h, pl:pl + geo.w].transpose(0, 3, 1, 2)
+    else:
+        wm = w.reshape(g, co // g, cg * kh * kw)
+        if g == 1:
+            dp = wm[0].T @ gm[0]  # (K, M): W^T dL/ds, the patches' gradients
+        else:
+            dp = xp.matmul(wm.transpose(0, 2, 1), gm)  # (G, K/G, M)
+        dp = dp.reshape(c, kh, kw, n, ho, wo)
+        buf = xp.zeros((n, c, geo.hp, geo.wp), gm.dtype)
+        bt = buf.transpose(1, 0, 2, 3)  # (C, N, Hp, Wp): each window add runs along Wout
+        for i, j, rows, cols in offsets:
+            bt[:, :, rows, cols] += dp[:, i, j]
+        src = buf[:, :, pt:pt + geo.h, pl:pl + geo.w]
+        if b is None and src.shape == buf.shape:
+            return buf
+    out = xp.empty((n, c, geo.h, geo.w), gm.dtype)
+    if b is None:
+        out[...] = src
+    else:
+        xp.add(src, b[:, None, None], out=out)
     return out
+
+
+# ---- Winograd F(2x2, 3x3): a 3x3 stride-1 convolution with 2.25x fewer multiplies ----------------
+#
+# Split the output into 2x2 tiles; tile (a, b) reads the 4x4 input tile d at rows 2a.., cols 2b...
+# For one input and one output channel the tile's output is (Lavin & Gray, 2015)
+#
+#     Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise, g the 3x3 kernel)
+#
+# so with U_ab = (G g G^T)_ab (per channel pair) and V_ab = (B^T d B)_ab (per tile and channel),
+# the sum over input channels is, for each of the 16 (a, b), one GEMM M_ab = V_ab U_ab over
+# (tiles, C_in) x (C_in, C_out). Everything else is additions. The backward is the adjoint of the
+# same three linear maps: with dM = A dY A^T (per tile), dU_ab = V_ab^T dM_ab (then dW = G^T dU G)
+# and dV_ab = dM_ab U_ab^T (then dd = B dV B^T, added back onto the overlapping input tiles).
+#
+# Layout: tiles are taken from a padded NHWC map whose columns are split by parity
+# (xd[n, h, e, q, c] = h[n, h, 2q + e, c]), so every addition below runs over long contiguous rows;
+# the batch is processed in chunks small enough for the temporaries to stay in cache.
+
+# B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]] and A^T = [[1, 1, 1, 0],
+# [0, 1, -1, -1]] are applied as the additions they are; G is used as a matrix.
+_G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
+_SIGN = (1, 1, 1, -1)  # dM = A dY A^T has row 3 = -dY_1; we build it with +dY_1 and fold the sign
+
+
+def winograd_applies(kernel, stride, dilation, groups, c_in, c_out):
+    """Winograd F(2x2, 3x3) is used for 3x3 stride-1 undilated ungrouped convolutions with enough
+    channels for the GEMMs to outweigh the transforms."""
+    return (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and c_in >= 8 and c_out >= 8)
+
+
+def winograd_geometry(h, w, pads):
+    """(output size, tile counts) for a 3x3 stride-1 convolution of an (h, w) map."""
+    ho, wo = h + pads[0] + pads[1] - 2, w + pads[2] + pads[3] - 2
+    return (ho, wo), ((ho + 1) // 2, (wo + 1) // 2)
+
+
+def _chunks(n, tiles_per_image, target=1024):
+    step = max(1, target // max(1, tiles_per_image))
+    return [(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def winograd_weights(w):
+    """U_ab = (G g G^T)_ab for every kernel g = W^o_c: w (C_out, C_in, 3, 3) -> (16, C_in, C_out)."""
+    g = xp.asarray(_G, w.dtype)
+    u = g @ w @ g.T  # (C_out, C_in, 4, 4)
+    co, ci = w.shape[:2]
+    return xp.ascontiguousarray(u.transpose(2, 3, 1, 0)).reshape(16, ci, co)
+
+
+def winograd_forward(x, w, b, pads, keep_v):
+    """s = W (x) h + b for a 3x3 stride-1 kernel. x (N, C, H, W) -> (N, C_out, H_out, W_out),
+    and V (16, tiles, C) when ``keep_v`` (for dL/dW)."""
+    n, c, h, wd = x.shape
+    co = w.shape[0]
+    (ho, wo), (th, tw) = winograd_geometry(h, wd, pads)
+    u = winograd_weights(w)
+    # the zero-padded map, columns split by parity: xd[n, r, e, q, :] = h_pad[n, r, 2q + e, :]
+    xd = xp.zeros((n, 2 * th + 2, 2, tw + 1, c), x.dtype)
+    xt = x.transpose(0, 2, 3, 1)
+    for e in range(2):
+        j0 = (e - pads[2]) % 2
+        cnt = len(range(j0, wd, 2))
+        if cnt:
+            q0 = (j0 + pads[2]) // 2
+            xd[:, pads[0]:pads[0] + h, e, q0:q0 + cnt] = xt[:, :, j0::2]
+    t_img = th * tw
+    v_all = xp.empty((4, 4, n, th, tw, c), x.dtype) if keep_v else None
+    ut = u.transpose(0, 2, 1)  # (16, C_out, C_in)
+    y = xp.empty((n, co, th, 2, tw, 2), x.dtype)  # NCHW: y[n, o, a, r, b, s] = s_{o, 2a+r, 2b+s}
+    for n0, n1 in _chunks(n, t_img):
+        nb = n1 - n0
+        v = v_all[:, :, n0:n1] if keep_v else xp.empty((4, 4, nb, th, tw, c), x.dtype)
+        _input_transform(xd[n0:n1], th, tw, v)  # V = B^T d B for every tile and channel
+        # M_ab = V_ab U_ab, the sum over input channels, computed transposed: (16, C_out, tiles)
+        m = xp.matmul(ut, v.reshape(16, nb * t_img, c).transpose(0, 2, 1))
+        if b is not None:
+            m[5] += b[:, None]  # + b^w: A^T e_1 e_1^T A is all ones: b on M_11 reaches all 4 outputs
+        _output_transform(m.reshape(4, 4, co, nb, th, tw), y[n0:n1])  # Y = A^T M A
+    y = y.reshape(n, co, 2 * th, 2 * tw)
+    if (2 * th, 2 * tw) != (ho, wo):
+        y = xp.ascontiguousarray(y[:, :, :ho, :wo])
+    return y, None if v_all is None else v_all.reshape(16, n * t_img, c)
+
+
+def _input_transform(xd, th, tw, v):
+    """v[a, b] = (B^T d B)_ab for every 4x4 tile d of xd (nb, 2th+2, 2, tw+1, C)."""
+    r = [xd[:, k:k + 2 * th:2] for k in range(4)]  # row k of every tile: (nb, th, 2, tw+1, C)
+    t = xp.empty((4,) + r[0].shape, xd.dtype)
+    xp.subtract(r[0], r[2], out=t[0])  # B^T d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    xp.add(r[1], r[2], out=t[1])
+    xp.subtract(r[2], r[1], out=t[2])
+    xp.subtract(r[1], r[3], out=t[3])
+    col = [t[:, :, :, 0, :tw], t[:, :, :, 1, :tw], t[:, :, :, 0, 1:], t[:, :, :, 1, 1:]]
+    xp.subtract(col[0], col[2], out=v[:, 0])  # (B^T d) B: the same on the columns
+    xp.add(col[1], col[2], out=v[:, 1])
+    xp.subtract(col[2], col[1], out=v[:, 2])
+    xp.subtract(col[1], col[3], out=v[:, 3])
+
+
+def _output_transform(m, y):
+    """y[:, :, a, r, b, s] = (A^T M A)_rs for every tile: m (4, 4, C_out, nb, th, tw),
+    y (nb, C_out, th, 2, tw, 2)."""
+    z = xp.empty((2,) + m.shape[1:], m.dtype)
+    xp.add(m[0], m[1], out=z[0])  # A^T M: rows (M0 + M1 + M2, M1 - M2 - M3)
+    z[0] += m[2]
+    xp.subtract(m[1], m[2], out=z[1])
+    z[1] -= m[3]
+    yt = xp.empty((2, 2) + m.shape[2:], m.dtype)
+    xp.add(z[:, 0], z[:, 1], out=yt[:, 0])  # (A^T M) A: the same on the columns
+    yt[:, 0] += z[:, 2]
+    xp.subtract(z[:, 1], z[:, 2], out=yt[:, 1])
+    yt[:, 1] -= z[:, 3]
+    for r in range(2):  # interleave the 2x2 tile outputs into the NCHW map
+        for c in range(2):
+            y[:, :, :, r, :, c] = yt[r, c].transpose(1, 0, 2, 3)
+
+
+def winograd_backward(gs, w, v_all, pads, in_chw, need_x, need_w, need_b):
+    """(dL/dh, dL/dW, dL/db) of winograd_forward for an input of shape (N, *in_chw); w is None
+    when dL/dh is not needed, v_all (the V it kept) when dL/dW is not."""
+    n, co, ho, wo = gs.shape
+    c, h, wd = in_chw
+    _, (th, tw) = winograd_geometry(h, wd, pads)
+    t_img = th * tw
+    dt = gs.dtype
+    # dL/ds as tiles, columns split by parity: gd[n, 2a + r, s, b, :] = dL/ds_{2a+r, 2b+s}
+    gd = xp.zeros((n, 2 * th, 2, tw, co), dt)
+    gt = gs.transpose(0, 2, 3, 1)
+    gd[:, :ho, 0, :(wo + 1) // 2] = gt[:, :, 0::2]
+    gd[:, :ho, 1, :wo // 2] = gt[:, :, 1::2]
+    gb = xp.ones(gd.size // co, dt) @ gd.reshape(-1, co) if need_b else None  # dL/db = sum dL/ds
+    sign = xp.asarray(_SIGN, dt)
+    sign2 = (sign[:, None] * sign[None, :]).reshape(16, 1, 1)
+    du = xp.zeros((16, c, co), dt) if need_w else None
+    ut = (winograd_weights(w) * sign2).transpose(0, 2, 1) if need_x else None  # signs folded
+    gxd = xp.empty((n, th + 1, 2, tw + 1, 2, c), dt) if need_x else None  # interleaved 2x2
+    v6 = v_all.reshape(4, 4, n, th, tw, c) if need_w else None
+    for n0, n1 in _chunks(n, t_img):  # one pass per chunk, its temporaries staying in cache
+        tc = (n1 - n0) * t_img
+        z = xp.empty((4, 4, n1 - n0, th, tw, co), dt)  # dM' = A dY A^T, row/column 3 negated
+        _grad_output_transform(gd[n0:n1], z)
+        z = z.reshape(16, tc, co)
+        if need_w:  # dL/dU'_ab = V_ab^T dM'_ab, summed over the chunks
+            du += xp.matmul(v6[:, :, n0:n1].reshape(16, tc, c).transpose(0, 2, 1), z)
+        if need_x:  # dL/dV_ab = dM_ab U_ab^T, then dL/dd = B dV B^T onto overlapping tiles
+            dv = xp.matmul(z, ut)
+            _grad_input_transform(dv.reshape(4, 4, n1 - n0, th, tw, c), gxd[n0:n1])
+    gw = gx = None
+    if need_w:  # dL/dg = G^T dU G with the signs of dM put back
+        g = xp.asarray(_G, dt)
+        du = (du * sign2).reshape(4, 4, c, co).transpose(3, 2, 0, 1)  # (C_out, C_in, 4, 4)
+        gw = xp.ascontiguousarray(g.T @ du @ g)
+    if need_x:
+        gx = xp.empty((n, c, h, wd), dt)
+        gx[...] = gxd.reshape(n, 2 * th + 2, 2 * tw + 2, c)[:, pads[0]:pads[0] + h,
+                                                            pads[2]:pads[2] + wd].transpose(0, 3, 1, 2)
+    return gx, gw, gb
+
+
+def _grad_output_transform(gd, z):
+    """z[a, b] = (A dY A^T)_ab with row and column 3 negated, per tile: gd (nb, 2th, 2, tw, C_out)."""
+    g0, g1 = gd[:, 0::2], gd[:, 1::2]  # rows r = 0, 1 of every tile: (nb, th, 2, tw, C_out)
+    r = xp.empty((4,) + g0.shape, gd.dtype)
+    r[0] = g0  # A dY: rows (dY0, dY0 + dY1, dY0 - dY1, -dY1 -> +dY1)
+    xp.add(g0, g1, out=r[1])
+    xp.subtract(g0, g1, out=r[2])
+    r[3] = g1
+    c0, c1 = r[:, :, :, 0], r[:, :, :, 1]
+    z[:, 0] = c0  # (A dY) A^T: the same on the columns
+    xp.add(c0, c1, out=z[:, 1])
+    xp.subtract(c0, c1, out=z[:, 2])
+    z[:, 3] = c1
+
+
+def _grad_input_transform(dv, out):
+    """out[:, q, e, p, f] = sum of (B dV B^T) over the tiles covering padded input pixel
+    (2q + e, 2p + f): tile rows 0, 1 of tile q and rows 2, 3 of tile q - 1 land on rows 2q, 2q + 1.
+    dv (4, 4, nb, th, tw, C) -> out (nb, th+1, 2, tw+1, 2, C)."""
+    _, _, nb, th, tw, c = dv.shape
+    # rows of B dV: (dV0, dV1 - dV2 + dV3, -dV0 + dV1 + dV2, -dV3); row e of tile q and row e + 2
+    # of tile q - 1 sum onto padded row 2q + e
+    r = xp.empty((2, 4, nb, th + 1, tw, c), dv.dtype)
+    r[:, :, :, th] = 0
+    r[0, :, :, :th] = dv[0]
+    t = xp.add(dv[1], dv[2])
+    t -= dv[0]
+    r[0, :, :, 1:] += t
+    xp.subtract(dv[1], dv[2], out=r[1, :, :, :th])
+    r[1, :, :, :th] += dv[3]
+    r[1, :, :, 1:] -= dv[3]
+    # the same on the columns: (rows of) R B^T, columns f of tile p and f + 2 of tile p - 1
+    s = xp.empty((2, 2, nb, th + 1, tw + 1, c), dv.dtype)
+    s[:, :, :, :, tw] = 0
+    s[:, 0, :, :, :tw] = r[:, 0]
+    t = xp.add(r[:, 1], r[:, 2])
+    t -= r[:, 0]
+    s[:, 0, :, :, 1:] += t
+    xp.subtract(r[:, 1], r[:, 2], out=s[:, 1, :, :, :tw])
+    s[:, 1, :, :, :tw] += r[:, 3]
+    s[:, 1, :, :, 1:] -= r[:, 3]
+    out[...] = s.transpose(2, 3, 0, 4, 1, 5)

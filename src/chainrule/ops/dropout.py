@@ -64,3 +64,50 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     return Dropout.apply(input, p=p)
+
+
+class FeatureDropout(Function):
+    """y = x * m / (1 - p) with one m ~ Bernoulli(1 - p) per (example, channel): whole feature
+    maps are kept or zeroed (``backend.get_rng()``, as Dropout)."""
+
+    fresh_grads = True  # the backward returns a new array
+
+    def forward(self, x, p):
+        if x.dtype.kind != "f":
+            raise OpTypeError(f"dropout2d: expected a floating-point input, got dtype {x.dtype}")
+        mshape = x.shape[:2] + (1,) * (x.ndim - 2)  # one draw per (n, c), broadcast over H, W
+        if p >= 1.0:
+            mask = np.zeros(mshape, x.dtype)
+        else:
+            udt = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+            keep = backend.get_rng().random(mshape, dtype=udt) < (1.0 - p)
+            mask = keep.astype(x.dtype)
+            mask *= x.dtype.type(1.0 / (1.0 - p))  # the scaled mask m / (1 - p)
+        self.save(mask)
+        return x * mask
+
+    def backward(self, gy):
+        (mask,) = self.saved
+        return gy * mask  # dy/dx = m / (1 - p), the same for every pixel of a channel
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout (Tompson et al. 2015): zero whole feature maps with probability p and scale
+    the kept ones by 1/(1-p): y_{n,c,:,:} = x_{n,c,:,:} m_{n,c} / (1 - p), m ~ Bernoulli(1 - p).
+    Adjacent pixels of a map are strongly correlated, so dropping single pixels barely
+    regularizes a conv net; dropping whole maps does. The identity when not training.
+
+    Shapes: (N, C, H, W) -> the same; a 3-D input is read as (N, C, L), one draw per (n, c), as
+    PyTorch does today. ``inplace`` is accepted and ignored.
+
+    Example::
+
+        >>> cr.manual_seed(0); y = dropout2d(cr.ones(2, 3, 4, 4))  # each 4x4 map all 0 or all 2
+    """
+    p = check_p(p, "dropout2d")
+    if not hasattr(input, "data") or input.ndim not in (3, 4):
+        got = tuple(input.shape) if hasattr(input, "shape") else type(input).__name__
+        raise OpError(f"dropout2d: expected input (N, C, H, W) or (N, C, L), got {got}")
+    if not training or p == 0.0:
+        return input
+    return FeatureDropout.apply(input, p=p)

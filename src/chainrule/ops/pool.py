@@ -12,14 +12,18 @@ rows, and with ceil_mode the last window is dropped when it would start beyond t
 left padding, i.e. when (H_out - 1) sH >= H + pH (the same along W). This is PyTorch's rule.
 
 Max pooling, y_{n,c,u,v} = max over (i, j) of x_{n,c, u sH - pH + i dH, v sW - pW + j dW}, is
-computed as a running maximum over the kH kW strided slices of the padded input (one slice per
-kernel offset (i, j), much faster than reshaping into windows). Its derivative is 1 at the
-position of the maximum (the first one in row-major order when several are equal, as PyTorch) and
-0 elsewhere, so the backward routes each output gradient to its argmax: per kernel offset, the
-masked output gradient is added into the matching strided slice of the input gradient.
+a running maximum over kH kW planes, one per kernel offset (i, j): the strided slice of the padded
+input that offset reads, gathered by one strided copy into a contiguous (kH kW, N, C, H_out, W_out)
+array (NumPy's ufuncs run several times faster on contiguous planes than on strided slices, and
+far faster than a reshape-and-max over windows). Its derivative is 1 at the position of the
+maximum (the first one in row-major order when several are equal, as PyTorch) and 0 elsewhere, so
+the backward routes each output gradient to its argmax: per kernel offset, the output gradient
+masked by "the argmax is this offset" is written (or, for overlapping windows, added) into the
+matching strided slice of the input gradient.
 
-Average pooling, y = (1 / D_{u,v}) sum over the window, has the constant derivative 1 / D_{u,v}
-for every position of the window; the backward spreads g / D the same way.
+Average pooling, y = (1 / D_{u,v}) sum over the window, is one GEMV of a vector of ones with the
+same planes; its derivative is the constant 1 / D_{u,v} at every position of the window, so the
+backward spreads g / D the same way.
 
 Adaptive average pooling uses PyTorch's windows start_i = floor(i H / H_out),
 end_i = ceil((i + 1) H / H_out); its divisor is a product of a row and a column count, so
@@ -32,6 +36,7 @@ import numbers
 import numpy as np
 
 from ..autograd.function import Function
+from ..autograd.grad_mode import _State
 from ._util import OpError, OpTypeError, no_grad_result
 
 # ---- arguments and geometry --------------------------------------------------------------------
@@ -116,7 +121,20 @@ def _window_slices(k, s, d, out):
 
 
 def _extent(k, s, d, out):
-    return ((out[0] - 1) * s[0] + d[0] * (k[0] - 1) + 1, (out[1] - 1) * s[1] + d[1] * (k[1] - 1) + 1)
+    """Rows and columns of the padded input that the windows reach."""
+    return tuple((out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 for a in (0, 1))
+
+
+def _gather(xp, k, s, d, out):
+    """The windows of the padded input as one contiguous array (kH kW, N, C, H_out, W_out):
+    plane (i, j) holds x_{n,c, u sH + i dH, v sW + j dW}. One strided copy: ufuncs on the
+    contiguous planes are many times faster than on strided slices."""
+    N, C = xp.shape[:2]
+    sn, sc, sh, sw = xp.strides
+    win = np.lib.stride_tricks.as_strided(
+        xp, shape=(k[0], k[1], N, C, out[0], out[1]),
+        strides=(d[0] * sh, d[1] * sw, sn, sc, s[0] * sh, s[1] * sw), writeable=False)
+    return np.ascontiguousarray(win).reshape(k[0] * k[1], N, C, out[0], out[1])
 
 
 def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype):
@@ -150,27 +168,33 @@ class MaxPool2d(Function):
     """y_{n,c,u,v} = max_{i,j} x_{n,c, u sH - pH + i dH, v sW - pW + j dW} (padding is -inf);
     dL/dx = dL/dy routed to the argmax of each window (first of equal maxima)."""
 
+    fresh_grads = True  # backward returns new arrays only
+
     def forward(self, x, k, s, p, d, out, with_indices=False):
         x4 = _as4d(x)
         xp = _padded(x4, p, _extent(k, s, d, out), -np.inf)
-        slices = _window_slices(k, s, d, out)
-        kk = len(slices)
-        v0 = xp[:, :, slices[0][0], slices[0][1]]
-        if kk == 1:
-            y = v0.copy()
-            arg = np.zeros(y.shape, np.uint8)
-        else:
-            arg = np.zeros(v0.shape, np.uint8 if kk < 256 else np.int32)
-            v1 = xp[:, :, slices[1][0], slices[1][1]]
-            np.greater(v1, v0, out=arg, casting="unsafe")  # offset 1 wins only when strictly larger
-            y = np.maximum(v0, v1)
-            for idx in range(2, kk):
-                v = xp[:, :, slices[idx][0], slices[idx][1]]
-                later = v > y  # strictly: on ties the earlier offset keeps the max
-                np.maximum(y, v, out=y)
-                np.copyto(arg, idx, where=later)
-        self.save(arg)
+        cols = _gather(xp, k, s, d, out)  # (kH kW, N, C, H_out, W_out), one plane per offset
+        kk = len(cols)
         self.geom = (x.shape, xp.shape, k, s, p, d, out)
+        if kk == 1:
+            y, arg = cols[0], np.zeros(cols[0].shape, np.uint8)
+        elif not (with_indices or (self.needs_input_grad[0] and _State.enabled)):
+            y, arg = cols.max(axis=0), None  # no backward to come: the maxima only
+        else:
+            # running maximum and the offset where it was reached; an offset takes over only when
+            # strictly larger, so ties keep the first maximum in row-major order (as PyTorch)
+            dt = np.uint8 if kk < 256 else np.int32
+            arg = np.greater(cols[1], cols[0]).astype(dt)
+            y = np.maximum(cols[0], cols[1])
+            for idx in range(2, kk):
+                later = (cols[idx] > y).astype(dt)
+                np.maximum(y, cols[idx], out=y)
+                later *= dt(idx)
+                np.maximum(arg, later, out=arg)  # = idx where later (idx > every earlier offset)
+            if np.isnan(y).any():  # NaN propagates; its index is that of the last NaN (as torch)
+                for idx in range(kk):
+                    np.copyto(arg, idx, where=np.isnan(cols[idx]))
+        self.save(arg)
         y = y if x.ndim == 4 else y[0]
         if not with_indices:
             return y
@@ -219,7 +243,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return_indices: also return, for each output, the flat index (row * W + col) of its
             maximum in the input channel, as an int64 tensor (what ``max_unpool2d`` takes).
 
-    Shape: (N, C, H, W) -> (N, C, H_out, W_out), H_out = floor((H + 2 pH - dH (kH - 1) - 1) / sH) + 1.
+    Shape: (N, C, H, W) -> (N, C, H_out, W_out), with
+    H_out = floor((H + 2 pH - dH (kH - 1) - 1) / sH) + 1.
 
     Backward: the gradient of each output goes to the argmax of its window (the first maximum
     in row-major order on ties, as PyTorch).
@@ -254,14 +279,16 @@ class AvgPool2d(Function):
     """y_{n,c,u,v} = (1 / D_{u,v}) sum over the window (zero padding); dy/dx = 1 / D_{u,v} on the
     window."""
 
+    fresh_grads = True  # backward returns new arrays only
+
     def forward(self, x, k, s, p, out, inv):
         x4 = _as4d(x)
         d = (1, 1)
         xp = _padded(x4, p, _extent(k, s, d, out), 0)
-        slices = _window_slices(k, s, d, out)
-        y = xp[:, :, slices[0][0], slices[0][1]].copy()
-        for si, sj in slices[1:]:
-            y += xp[:, :, si, sj]
+        cols = _gather(xp, k, s, d, out)  # (kH kW, N, C, H_out, W_out)
+        kk = len(cols)
+        # the window sums as one GEMV over the planes (faster than adding them one by one)
+        y = (np.ones(kk, x.dtype) @ cols.reshape(kk, -1)).reshape(cols.shape[1:])
         y *= inv
         self.geom = (x.shape, xp.shape, k, s, p, out, inv)
         return y if x.ndim == 4 else y[0]
@@ -301,9 +328,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     k, s, p, _, out = _geometry(input, kernel_size, stride, padding, 1, ceil_mode, op)
     dt = input.data.dtype
     if divisor_override is not None:
-        if isinstance(divisor_override, bool) or not isinstance(divisor_override, numbers.Integral) \
-                or divisor_override == 0:
-            raise OpError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+        div = divisor_override
+        if isinstance(div, bool) or not isinstance(div, numbers.Integral) or div == 0:
+            raise OpError(f"{op}: divisor_override must be a non-zero int, got {div!r}")
         inv = dt.type(1.0 / divisor_override)
     else:
         H, W = input.shape[-2:]
@@ -354,6 +381,8 @@ def _averaging_matrix(size, out, dtype):
 class AdaptiveAvgPool2d(Function):
     """y = P_H x P_W^T per channel (separable averaging matrices); dL/dx = P_H^T g P_W."""
 
+    fresh_grads = True  # backward returns new arrays only
+
     def forward(self, x, out):
         x4 = _as4d(x)
         N, C, H, W = x4.shape
@@ -374,9 +403,8 @@ class AdaptiveAvgPool2d(Function):
         g = _as4d(gy)
         N, C = g.shape[:2]
         H, W = shape[-2:]
-        if out == (1, 1):  # d y / d x = 1 / (H W) everywhere
-            gx = np.empty((N, C, H, W), g.dtype)
-            np.multiply(g, g.dtype.type(1.0 / (H * W)), out=gx)
+        if out == (1, 1):  # d y / d x = 1 / (H W) everywhere: repeat g / (H W) over each map
+            gx = np.repeat(g.reshape(N * C, 1) * g.dtype.type(1.0 / (H * W)), H * W, axis=1)
         else:
             ph, pw = self.mats
             t = np.matmul(ph.T, g.reshape(N * C, out[0], out[1]))  # (N C, H, W_out): P_H^T g
@@ -414,21 +442,32 @@ def adaptive_avg_pool2d(input, output_size):
 class AdaptiveMaxPool2d(Function):
     """y_{n,c,i,j} = max of x over adaptive window (i, j); the gradient goes to its argmax."""
 
+    fresh_grads = True  # backward returns new arrays only
+
     def forward(self, x, out, with_indices=False):
         x4 = _as4d(x)
         N, C, H, W = x4.shape
         hs, he = _adaptive_bounds(H, out[0])
         ws, we = _adaptive_bounds(W, out[1])
         flat = np.empty((N, C) + out, np.int64)
-        for i in range(out[0]):
-            for j in range(out[1]):
-                win = x4[:, :, hs[i]:he[i], ws[j]:we[j]]
-                ww = we[j] - ws[j]
-                a = win.reshape(N, C, -1).argmax(axis=2)  # first maximum (or first NaN), as torch
-                r, c = np.divmod(a, ww)
-                flat[:, :, i, j] = (hs[i] + r) * W + ws[j] + c
-        y = np.take_along_axis(x4.reshape(N, C, H * W), flat.reshape(N, C, -1),
-                               axis=2).reshape(flat.shape)
+
+        def argmaxes(nan_aware):
+            for i in range(out[0]):
+                for j in range(out[1]):
+                    win = x4[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
+                    a = win.argmax(axis=2)  # the first maximum, as torch
+                    if nan_aware:  # a NaN wins, the last one (as torch)
+                        nan = np.isnan(win)
+                        last_nan = win.shape[2] - 1 - nan[:, :, ::-1].argmax(axis=2)
+                        a = np.where(nan.any(axis=2), last_nan, a)
+                    r, c = np.divmod(a, we[j] - ws[j])
+                    flat[:, :, i, j] = (hs[i] + r) * W + ws[j] + c
+            return np.take_along_axis(x4.reshape(N, C, H * W), flat.reshape(N, C, -1),
+                                      axis=2).reshape(flat.shape)
+
+        y = argmaxes(False)
+        if np.isnan(y).any():
+            y = argmaxes(True)
         self.save(flat)
         self.shape = x.shape
         y = y if x.ndim == 4 else y[0]

@@ -7,7 +7,10 @@ A recipe is a module with
   ``weight_decay`` (what ``--epochs``, ``--lr``, ... fall back to); optionally ``LR``, a dict
   optimizer name -> learning rate for the other optimizers (else :data:`OPTIMIZERS`' rates);
 - ``add_arguments(parser)``: its own options (``--hidden``, ``--dropout``, ...);
-- ``build(args) -> Setup``: the model, loss and data loaders for the parsed options.
+- ``build(args) -> Setup``: the model, loss and data loaders for the parsed options;
+- optionally ``after_fit(setup, args, result)``: called by ``chainrule train`` after the test
+  evaluation, with the trained setup and :func:`chainrule.train.fit`'s result (e.g. to draw the
+  learned filters into the run directory ``args.out``).
 
 Every recipe takes ``--optimizer`` (one of :data:`OPTIMIZERS`, the update rules of notes 1.3) and
 ``--scheduler`` (one of :data:`SCHEDULERS`), so runs that differ only in the optimizer compare the
@@ -22,6 +25,9 @@ from typing import Any, Callable, Optional
 RECIPES = {
     "perceptron": "chainrule.recipes.perceptron",
     "mlp": "chainrule.recipes.mlp",
+    "lenet5": "chainrule.recipes.lenet5",
+    "resnet": "chainrule.recipes.resnet",
+    "vgg": "chainrule.recipes.vgg",
 }
 
 # name -> (the rule, default learning rate)
