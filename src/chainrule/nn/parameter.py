@@ -10,15 +10,20 @@ class Parameter(Tensor):
     """A Tensor that requires grad by default and is collected by ``Module.parameters()``.
 
     Args:
-        data: a Tensor or array-like; float data keeps its dtype (float32 by default).
+        data: a Tensor or array-like; float data keeps its dtype (float32 by default). A Tensor's
+            or NumPy array's memory is shared, not copied (as torch.nn.Parameter(tensor)).
         requires_grad: whether the optimizer should learn it (default True).
     """
 
     __slots__ = ()
 
     def __init__(self, data=None, requires_grad=True):
-        arr = np.empty(0, np.float32) if data is None else (
-            data.data if isinstance(data, Tensor) else _to_array(data))
+        if data is None:
+            arr = np.empty(0, np.float32)
+        elif isinstance(data, (Tensor, np.ndarray)):
+            arr = data.data if isinstance(data, Tensor) else data  # shared, as torch's Parameter
+        else:
+            arr = _to_array(data)
         self.data = arr
         self.grad = None
         self._ctx = None
