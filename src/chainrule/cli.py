@@ -4,10 +4,16 @@
     chainrule train RECIPE [--epochs N] [--lr LR] [--optimizer NAME] [--scheduler NAME] ...
     chainrule train RECIPE --resume          # continue RECIPE's run in --out from last.ckpt
     chainrule eval runs/RECIPE/best.ckpt     # test loss and accuracy of a checkpoint
+    chainrule sample runs/charlm/best.ckpt [--length N --temperature T --top-k K --prime TEXT]
+    chainrule sample runs/dates/best.ckpt --input "the 3rd of march 1999"
 
 A training run writes into ``--out`` (default ``runs/RECIPE``): ``config.json`` (every setting),
 ``log.csv`` (one row per epoch), ``curves.png``, ``last.ckpt`` (after every epoch), ``best.ckpt``
 (best validation accuracy) and ``results.json`` (test loss and accuracy at the end).
+
+Recipes of sequence models (charlm, dates, addition) run their own loop (``recipe.fit``, see
+``chainrule.train.seq``) and measure (``recipe.test``: bits per character, exact match); their
+checkpoints hold the vocabularies, so ``chainrule sample`` needs nothing but the checkpoint.
 """
 from __future__ import annotations
 
@@ -43,8 +49,10 @@ def _add_common_options(p, recipe):
     g.add_argument("--weight-decay", type=float,
                    help=f"L2 penalty, decoupled for adamw (default {d['weight_decay']:g}; "
                         f"0.01 for adamw)")
+    clip = d.get("clip_grad_norm")
     g.add_argument("--clip-grad-norm", type=float, default=None, metavar="MAX",
-                   help="clip the gradients' total L2 norm to MAX")
+                   help="clip the gradients' total L2 norm to MAX" +
+                        (f" (default {clip:g})" if clip is not None else ""))
     g.add_argument("--seed", type=int, default=0,
                    help="seed of initialization, shuffling and dropout (default 0)")
     g.add_argument("--limit-train", type=int, default=None, metavar="N",
@@ -75,7 +83,9 @@ def build_parser():
         description="Train and evaluate the networks of the course notes 'Neural networks'.",
         epilog="Examples:\n  chainrule list\n  chainrule train perceptron\n"
                "  chainrule train mlp --optimizer sgd --lr 0.05 --out runs/mlp-sgd\n"
-               "  chainrule train mlp --resume\n  chainrule eval runs/mlp/best.ckpt",
+               "  chainrule train mlp --resume\n  chainrule eval runs/mlp/best.ckpt\n"
+               "  chainrule train charlm --text input.txt\n"
+               "  chainrule sample runs/charlm/best.ckpt --prime 'The ' --temperature 0.7",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("list", help="the recipes and the optimizers and schedules they take")
@@ -95,6 +105,27 @@ def build_parser():
     e.add_argument("checkpoint", help="a last.ckpt or best.ckpt written by `chainrule train`")
     e.add_argument("--split", choices=("test", "val", "train"), default="test",
                    help="which data to evaluate on (default test)")
+    s = sub.add_parser("sample", help="generate text with a charlm checkpoint, or translate "
+                                      "with a dates/addition one",
+                       description="Generate text with a charlm checkpoint (the prime, then "
+                                   "--length characters drawn one at a time), or translate the "
+                                   "--input sources with a dates or addition checkpoint.")
+    s.add_argument("checkpoint", help="a last.ckpt or best.ckpt written by `chainrule train`")
+    s.add_argument("--length", type=int, default=500,
+                   help="characters to generate (default 500)")
+    s.add_argument("--temperature", type=float, default=0.8,
+                   help="divides the logits: lower is safer, 0 takes the most likely "
+                        "character (default 0.8)")
+    s.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="draw among the K most likely characters only")
+    s.add_argument("--prime", default=None, metavar="TEXT",
+                   help="text the model reads first and continues (default: a newline)")
+    s.add_argument("--seed", type=int, default=0,
+                   help="seed of the draws: the same seed writes the same text (default 0)")
+    s.add_argument("--input", action="append", default=[], metavar="TEXT",
+                   help="a source to translate (dates, addition; repeatable)")
+    s.add_argument("--beam-width", type=int, default=1, metavar="K",
+                   help="translate by beam search of width K instead of greedy decoding")
     return p
 
 
@@ -148,6 +179,8 @@ def _resolve_defaults(recipe, args):
     for key in ("epochs", "batch_size", "optimizer", "scheduler"):
         if getattr(args, key) is None:
             setattr(args, key, d[key])
+    if getattr(args, "clip_grad_norm", None) is None:
+        args.clip_grad_norm = d.get("clip_grad_norm")
     if args.lr is None:
         args.lr = recipes.default_lr(recipe, args.optimizer)
     if args.weight_decay is None:
@@ -178,8 +211,11 @@ def cmd_train(args, parser_defaults) -> int:
     setup = recipe.build(args)
     optimizer = recipes.make_optimizer(args.optimizer, setup.model.parameters(), args.lr,
                                        args.weight_decay)
-    monitor = "val_acc" if setup.val_loader is not None else "train_acc"  # best.ckpt, plateau
-    scheduler = recipes.make_scheduler(args.scheduler, optimizer, args.epochs, mode="max")
+    custom = hasattr(recipe, "fit")  # sequence recipes run their own loop (train.seq)
+    monitor = getattr(recipe, "MONITOR", None) or (
+        "val_acc" if setup.val_loader is not None else "train_acc")  # best.ckpt, plateau
+    scheduler = recipes.make_scheduler(args.scheduler, optimizer, args.epochs,
+                                       mode="min" if monitor.endswith("loss") else "max")
     n_params = recipes.count_parameters(setup.model)
     print(f"{args.recipe}: {n_params:,} parameters; {args.optimizer} lr {args.lr:g}, "
           f"schedule {args.scheduler}, batch {args.batch_size}, {args.epochs} epochs, "
@@ -187,17 +223,29 @@ def cmd_train(args, parser_defaults) -> int:
     os.makedirs(args.out, exist_ok=True)
     _write_json(os.path.join(args.out, "config.json"), config)
     try:
-        result = fit(setup.model, optimizer, setup.loss_fn, setup.train_loader, setup.val_loader,
-                     epochs=args.epochs, scheduler=scheduler, out_dir=args.out,
-                     resume=args.resume, clip_grad_norm=args.clip_grad_norm,
-                     progress=args.progress, plot=args.plot, config=config,
-                     monitor=monitor)
+        if custom:
+            result = recipe.fit(setup, optimizer, scheduler, args, config)
+        else:
+            result = fit(setup.model, optimizer, setup.loss_fn, setup.train_loader,
+                         setup.val_loader, epochs=args.epochs, scheduler=scheduler,
+                         out_dir=args.out, resume=args.resume,
+                         clip_grad_norm=args.clip_grad_norm, progress=args.progress,
+                         plot=args.plot, config=config, monitor=monitor)
     except KeyboardInterrupt:
         print(f"\ninterrupted; continue with: chainrule train {args.recipe} --out {args.out} "
               f"--resume", file=sys.stderr)
         return 130
-    test = evaluate(setup.model, setup.loss_fn, setup.test_loader)
     best = result.best
+    if custom:  # the recipe's own measures (bits per character, exact match), printed by it
+        if best.get("value") is not None:
+            print(f"best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}")
+        summary = {"recipe": args.recipe, "epochs": len(result.history),
+                   **recipe.test(setup, args), "best": best}
+        _write_json(os.path.join(args.out, "results.json"), summary)
+        if hasattr(recipe, "after_fit"):
+            recipe.after_fit(setup, args, result)
+        return 0
+    test = evaluate(setup.model, setup.loss_fn, setup.test_loader)
     summary = {"recipe": args.recipe, "epochs": len(result.history), "test_loss": test["loss"],
                "test_acc": test["accuracy"], "best": best}
     _write_json(os.path.join(args.out, "results.json"), summary)
@@ -231,6 +279,14 @@ def cmd_eval(args, extra) -> int:
     cr.manual_seed(config.get("seed", 0))
     setup = recipes.get_recipe(config["recipe"]).build(rargs)
     setup.model.load_state_dict(ckpt["model"])
+    recipe = recipes.get_recipe(config["recipe"])
+    if hasattr(recipe, "test"):  # sequence recipes measure themselves
+        print(f"{args.checkpoint}: {config['recipe']} after epoch {ckpt['epoch']}")
+        try:
+            recipe.test(setup, rargs, args.split)
+        except ValueError as e:
+            raise CLIError(f"eval: {e}") from None
+        return 0
     loader = {"test": setup.test_loader, "val": setup.val_loader,
               "train": setup.train_loader}[args.split]
     if loader is None:
@@ -239,6 +295,30 @@ def cmd_eval(args, extra) -> int:
     print(f"{args.checkpoint}: {config['recipe']} after epoch {ckpt['epoch']}")
     print(f"{args.split} loss {res['loss']:.4f}  {args.split} accuracy "
           f"{100 * res['accuracy']:.2f}%")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .train.checkpoint import load_checkpoint
+
+    if not os.path.exists(args.checkpoint):
+        raise CLIError(f"sample: no such checkpoint: {args.checkpoint}")
+    if args.length < 0 or args.temperature < 0 or (args.top_k is not None and args.top_k < 1) \
+            or args.beam_width < 1:
+        raise CLIError(f"sample: expected --length >= 0, --temperature >= 0, --top-k >= 1 and "
+                       f"--beam-width >= 1, got {args.length}, {args.temperature}, "
+                       f"{args.top_k} and {args.beam_width}")
+    ckpt = load_checkpoint(args.checkpoint)
+    name = (ckpt.get("config") or {}).get("recipe")
+    recipe = recipes.get_recipe(name) if name in RECIPES else None
+    if recipe is None or not hasattr(recipe, "sample"):
+        able = [n for n in RECIPES if hasattr(recipes.get_recipe(n), "sample")]
+        raise CLIError(f"sample: {args.checkpoint} is a checkpoint of {name!r}; sample works "
+                       f"with checkpoints of {', '.join(able)}")
+    try:
+        print(recipe.sample(ckpt, args))
+    except (ValueError, KeyError) as e:
+        raise CLIError(f"sample: {e}") from None
     return 0
 
 
@@ -255,6 +335,8 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "sample":
+            return cmd_sample(args)
         defaults = vars(_recipe_parser(args.recipe).parse_args([]))
         return cmd_train(args, defaults)
     except (CLIError, CorruptFileError, FileNotFoundError) as e:

@@ -144,7 +144,8 @@ def test_layer_input_errors():
     with pytest.raises(ValueError, match=r"Conv2d\(3, 16\): expected input .* got ndarray"):
         conv(np.zeros((1, 3, 8, 8), np.float32))
     with pytest.raises(ValueError, match=r"Conv2d\(3, 16\): the input's spatial size \(2, 2\) "
-                                         r"\(padded: \(2, 2\)\) is smaller than the kernel \(3, 3\)"):
+                                         r"\(padded: \(2, 2\)\) is smaller than the kernel "
+                                         r"\(3, 3\)"):
         conv(cr.zeros(1, 3, 2, 2))
     with pytest.raises(ValueError, match=r"kernel \(3, 3\) dilated to \(5, 5\)"):
         nn.Conv2d(3, 16, 3, dilation=2)(cr.zeros(1, 3, 4, 4))

@@ -35,7 +35,8 @@ def initial_states(kind, shape, dtype, rng, torch):
     arrs = [rng.standard_normal(shape).astype(dtype) for _ in range(n)]
     ours = [cr.tensor(a, requires_grad=True) for a in arrs]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrs]
-    return ours, theirs, (tuple(ours) if n == 2 else ours[0]), (tuple(theirs) if n == 2 else theirs[0])
+    pack = (lambda s: tuple(s)) if n == 2 else (lambda s: s[0])
+    return ours, theirs, pack(ours), pack(theirs)
 
 
 def states_of(kind, st):
@@ -66,7 +67,8 @@ def compare(ours, theirs, x, tx, out, tout, st, tst, dtype, torch, extra=()):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("num_layers,bidirectional,batch_first,with_hx", [
-    (1, False, False, False), (2, False, True, True), (1, True, False, True), (2, True, True, False),
+    (1, False, False, False), (2, False, True, True), (1, True, False, True),
+    (2, True, True, False),
 ])
 def test_matches_torch(kind, num_layers, bidirectional, batch_first, with_hx, dtype):
     torch = pytest.importorskip("torch")
@@ -321,3 +323,21 @@ def test_module_conversions_and_state_dict():
         y64 = lstm64(x.double())[0]
     assert y64.dtype == np.float64
     np.testing.assert_allclose(y32.data, y64.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_learns_to_recall_a_delayed_bit(cls):
+    """Convergence: output the input bit of two steps earlier (needs memory across steps)."""
+    cr.manual_seed(0)
+    rnn, head = cls(1, 16), nn.Linear(16, 1)
+    opt = cr.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=0.03)
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        bits = rng.integers(0, 2, (12, 32, 1)).astype(np.float32)
+        out, _ = rnn(cr.tensor(bits))
+        loss = nn.functional.binary_cross_entropy_with_logits(head(out)[2:],
+                                                              cr.tensor(bits[:-2]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05

@@ -55,6 +55,7 @@ CONV_CASES = [
     ((2, 3, 7, 8), (4, 3, 3, 3), dict(padding=1)),
     ((2, 4, 6, 6), (5, 4, 1, 1), {}),                                   # 1x1: a plain GEMM
     ((2, 4, 7, 6), (3, 4, 1, 1), dict(stride=2)),
+    ((2, 16, 3, 3), (16, 16, 1, 1), dict(stride=2)),                    # 1x1, many channels
     ((2, 2, 9, 9), (3, 2, 5, 5), dict(padding=2)),
     ((2, 3, 8, 7), (4, 3, 3, 2), dict(padding=(1, 0), stride=(2, 1))),  # non-square
     ((1, 3, 9, 10), (2, 3, 3, 3), dict(stride=3)),
@@ -68,9 +69,10 @@ CONV_CASES = [
     ((2, 3, 7, 8), (4, 3, 2, 3), dict(padding="same", dilation=(3, 2))),
     ((2, 3, 7, 8), (4, 3, 3, 3), dict(padding="valid")),
     ((1, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),                    # LeNet's first layer
-    ((2, 16, 8, 8), (16, 16, 3, 3), dict(padding=1)),                   # a ResNet block's conv
-    ((2, 8, 9, 7), (8, 8, 3, 3), dict(padding=1)),                      # odd output sizes
-    ((2, 8, 6, 6), (8, 8, 3, 3), dict(padding=(0, 2))),
+    ((2, 16, 16, 16), (16, 16, 3, 3), dict(padding=1)),                 # Winograd (a ResNet conv)
+    ((2, 8, 19, 15), (8, 8, 3, 3), dict(padding=1)),                    # Winograd, odd sizes
+    ((4, 8, 12, 12), (8, 8, 3, 3), dict(padding=(0, 2))),               # Winograd
+    ((2, 16, 8, 8), (16, 16, 3, 3), dict(padding=1)),                   # too small for Winograd
 ]
 
 
@@ -86,7 +88,7 @@ def test_conv2d_matches_torch(xshape, wshape, kw, bias, dtype):
 @pytest.mark.parametrize("xshape,wshape,kw", [
     ((2, 3, 7, 8), (4, 3, 3, 3), dict(padding=1)),
     ((2, 4, 6, 6), (5, 4, 1, 1), {}),
-    ((2, 16, 8, 8), (16, 16, 3, 3), dict(padding=1)),
+    ((2, 16, 16, 16), (16, 16, 3, 3), dict(padding=1)),
     ((2, 4, 7, 8), (6, 2, 3, 3), dict(padding=1, groups=2)),
 ])
 def test_conv2d_channels_last_input(xshape, wshape, kw):
@@ -148,10 +150,12 @@ def test_conv2d_grads_without_input_grad(cin):
     """A first layer: the input needs no gradient, the weight and bias do (and only they)."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
-    xa, wa, ba = (rng.standard_normal(s) for s in ((2, cin, 6, 6), (8, cin, 3, 3), (8,)))
+    xa, wa, ba = (rng.standard_normal(s) for s in ((2, cin, 16, 16), (8, cin, 3, 3), (8,)))
     x, w, b = cr.tensor(xa), cr.tensor(wa, requires_grad=True), cr.tensor(ba, requires_grad=True)
     tw, tb = torch.tensor(wa, requires_grad=True), torch.tensor(ba, requires_grad=True)
-    (conv2d(x, w, b, padding=1) ** 2).sum().backward()
+    y = conv2d(x, w, b, padding=1)
+    assert y._ctx.winograd == (cin == 16)
+    (y ** 2).sum().backward()
     (torch.nn.functional.conv2d(torch.tensor(xa), tw, tb, padding=1) ** 2).sum().backward()
     assert x.grad is None
     np.testing.assert_allclose(w.grad.data, tw.grad.numpy(), rtol=1e-10)
@@ -164,12 +168,15 @@ def test_conv2d_grads_without_input_grad(cin):
     np.testing.assert_allclose(x2.grad.data, tx2.grad.numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, dilation=2, padding=(2, 1)),
-                                dict(groups=2, padding="same")])
-def test_conv2d_gradcheck(kw):
-    x = cr.randn(2, 4, 6, 5, dtype=cr.float64, requires_grad=True)
-    w = cr.randn(4, 4 // kw.get("groups", 1), 3, 3, dtype=cr.float64, requires_grad=True)
-    b = cr.randn(4, dtype=cr.float64, requires_grad=True)
+@pytest.mark.parametrize("c,size,kw", [(4, (6, 5), dict(padding=1)),
+                                       (4, (6, 5), dict(stride=2, dilation=2, padding=(2, 1))),
+                                       (4, (6, 5), dict(groups=2, padding="same")),
+                                       (8, (17, 16), dict(padding=1))])  # the Winograd path
+def test_conv2d_gradcheck(c, size, kw):
+    x = cr.randn(2, c, *size, dtype=cr.float64, requires_grad=True)
+    w = cr.randn(8, c // kw.get("groups", 1), 3, 3, dtype=cr.float64, requires_grad=True)
+    b = cr.randn(8, dtype=cr.float64, requires_grad=True)
+    assert conv2d(x, w, b, **kw)._ctx.winograd == (c == 8)
     assert gradcheck(lambda x, w, b: conv2d(x, w, b, **kw), [x, w, b])
 
 
@@ -179,11 +186,13 @@ TRANSPOSE_CASES = [
     ((2, 4, 5, 6), (4, 3, 3, 3), dict(stride=2, padding=1, output_padding=1)),
     ((2, 4, 5, 5), (4, 2, 4, 4), dict(stride=2, padding=1)),            # the DCGAN upsampler
     ((2, 4, 5, 6), (4, 3, 1, 1), {}),
+    ((2, 4, 5, 6), (4, 3, 1, 1), dict(stride=2, output_padding=1)),
+    ((2, 4, 5, 6), (4, 3, 1, 1), dict(stride=2, dilation=3, output_padding=2)),
     ((2, 4, 5, 6), (4, 3, 3, 2), dict(stride=(2, 3), padding=(1, 0), output_padding=(0, 2))),
     ((2, 4, 5, 6), (4, 3, 3, 3), dict(groups=2, dilation=2, padding=2)),
     ((2, 4, 5, 6), (4, 1, 3, 3), dict(groups=4, stride=2, output_padding=1)),
     ((2, 3, 4, 4), (3, 2, 3, 3), dict(dilation=(2, 1), stride=(1, 2), output_padding=(1, 1))),
-    ((1, 2, 1, 1), (2, 3, 4, 4), {}),                                   # 1x1 -> 4x4 (a generator's first layer)
+    ((1, 2, 1, 1), (2, 3, 4, 4), {}),                       # 1x1 -> 4x4 (a generator's first layer)
 ]
 
 
@@ -224,7 +233,8 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d():
 def test_conv2d_errors():
     x, w = cr.randn(8, 1, 28, 28), cr.randn(16, 3, 3, 3)
     with pytest.raises(ValueError, match=r"conv2d: expected input \(N, 3, H, W\) for a weight of "
-                                         r"shape \(16, 3, 3, 3\) with groups=1, got \(8, 1, 28, 28\)"):
+                                         r"shape \(16, 3, 3, 3\) with groups=1, "
+                                         r"got \(8, 1, 28, 28\)"):
         conv2d(x, w)
     with pytest.raises(ValueError, match=r"conv2d: expected input \(N, C, H, W\).*got \(28, 28\)"):
         conv2d(cr.randn(28, 28), w)
@@ -260,7 +270,8 @@ def test_conv_transpose2d_errors():
     with pytest.raises(ValueError, match=r"conv_transpose2d: expected input \(N, 4, H, W\) for a "
                                          r"weight of shape \(4, 3, 3, 3\), got \(2, 3, 5, 5\)"):
         conv_transpose2d(cr.randn(2, 3, 5, 5), w)
-    with pytest.raises(ValueError, match=r"output_padding \(2, 2\) must be smaller than the stride"):
+    with pytest.raises(ValueError, match=r"output_padding \(2, 2\) must be smaller than the "
+                                         r"stride"):
         conv_transpose2d(cr.randn(2, 4, 5, 5), w, stride=2, output_padding=2)
     with pytest.raises(ValueError, match=r"conv_transpose2d: the output size \(-1, -1\)"):
         conv_transpose2d(cr.randn(2, 4, 1, 1), w, padding=2)
@@ -310,8 +321,10 @@ def test_paths_are_taken():
 
     lenet1 = ConvGeometry((128, 1, 28, 28), (6, 1, 5, 5), (2, 2, 2, 2), (1, 1), (1, 1), 1)
     lenet2 = ConvGeometry((128, 6, 14, 14), (16, 6, 5, 5), (0, 0, 0, 0), (1, 1), (1, 1), 1)
-    assert (lenet1.layout, lenet2.layout) == ("cols", "rows")
+    one = ConvGeometry((8, 64, 7, 7), (32, 64, 1, 1), (0, 0, 0, 0), (2, 2), (1, 1), 1)
+    assert (lenet1.layout, lenet2.layout, one.layout) == ("cols", "rows", "image")
     assert (lenet1.ho, lenet1.wo, lenet2.ho, lenet2.wo) == (28, 28, 10, 10)
-    assert winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16)
-    assert not winograd_applies((3, 3), (2, 2), (1, 1), 1, 16, 16)
-    assert not winograd_applies((3, 3), (1, 1), (1, 1), 2, 16, 16)
+    assert winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 32 * 32 * 32)
+    assert not winograd_applies((3, 3), (2, 2), (1, 1), 1, 16, 16, 32 * 16 * 16)
+    assert not winograd_applies((3, 3), (1, 1), (1, 1), 2, 16, 16, 32 * 32 * 32)
+    assert not winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 2 * 8 * 8)

@@ -1,4 +1,4 @@
-"""Convolution layers (notes 2.1): Conv2d and its adjoint ConvTranspose2d, with PyTorch's signatures."""
+"""Convolution layers (notes 2.1): Conv2d and its adjoint ConvTranspose2d, PyTorch's signatures."""
 from __future__ import annotations
 
 import math
@@ -95,7 +95,8 @@ class _Conv2dBase(Module):
         self.output_padding = _pair(output_padding, "output_padding", who, 0)
         if isinstance(padding, str):
             if self.transposed or padding not in ("same", "valid"):
-                allowed = "an int or a pair" if self.transposed else "'same', 'valid', an int or a pair"
+                allowed = ("an int or a pair" if self.transposed
+                           else "'same', 'valid', an int or a pair")
                 raise ValueError(f"{who}: padding must be {allowed}, got {padding!r}")
             if padding == "same" and self.stride != (1, 1):
                 raise ValueError(f"{who}: padding='same' is only supported with stride 1, got "
@@ -207,8 +208,8 @@ class Conv2d(_Conv2dBase):
         span = tuple(d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size))
         if hp < span[0] or wp < span[1]:
             dil = f" dilated to {span}" if span != self.kernel_size else ""
-            raise OpError(f"{self._who}: the input's spatial size ({h}, {w}) (padded: ({hp}, {wp})) "
-                          f"is smaller than the kernel {self.kernel_size}{dil}; got input "
+            raise OpError(f"{self._who}: the input's spatial size ({h}, {w}) (padded: ({hp}, "
+                          f"{wp})) is smaller than the kernel {self.kernel_size}{dil}; got input "
                           f"{tuple(input.shape)}")
         padding = self.padding
         if self.padding_mode != "zeros" and any(pads):

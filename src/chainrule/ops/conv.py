@@ -12,7 +12,8 @@ is linear in h and in W, so its backward is three sums over the same index set:
 
 The last one is the transposed convolution of dL/ds with the same kernels: conv_transpose2d is that
 map as a layer (its forward is conv2d's input gradient, and its backward uses conv2d's forward).
-The kernels (im2col, GEMM, col2im) are in conv_kernels.py.
+The kernels are in conv_kernels.py: patches as a matrix (im2col) and one GEMM, col2im for the
+adjoint, and Winograd F(2x2, 3x3) for 3x3 stride-1 kernels (the same sums with fewer multiplies).
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class Conv2d(Function):
         geo = ConvGeometry(x.shape, w.shape, pads, stride, dilation, groups)
         nx, nw = self.needs_input_grad[:2]
         self.geo = geo
-        self.winograd = winograd_applies((geo.kh, geo.kw), stride, dilation, groups, geo.c, geo.co)
+        self.winograd = winograd_applies((geo.kh, geo.kw), stride, dilation, groups, geo.c, geo.co,
+                                         geo.m)
         if self.winograd:
             y, v = winograd_forward(x, w, b, pads, keep_v=nw)  # V: the input tiles, for dL/dW
             self.save(v, w if nx else None)
@@ -93,7 +95,8 @@ class ConvTranspose2d(Function):
         gm, w = self.saved
         geo = self.geo
         needs = self.needs_input_grad
-        p = patches(gy, geo)  # the patches of dL/dy that each input pixel wrote to
+        # the patches of dL/dy: the windows each input pixel wrote to
+        p = patches(gy, geo) if needs[0] or needs[1] else None
         gx = apply_kernels(p, w, None, geo) if needs[0] else None  # dL/dx = conv2d(dL/dy, W)
         gw = kernel_grad(gm, p, geo) if needs[1] else None  # dL/dW = sum x_uvw (dL/dy)_patch
         if len(needs) == 2:
@@ -106,7 +109,7 @@ class ConvTranspose2d(Function):
         return gx, gw, gb
 
 
-# ---- the functional forms: argument checks, then one node -----------------------------------------
+# ---- the functional forms: argument checks, then one node ---------------------------------------
 
 def _pair(v, name, op, minimum):
     """(a, b) from an int or a pair of ints, each at least ``minimum``."""
@@ -191,8 +194,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _check_groups(op, groups, co, "out_channels (weight.shape[0])")
     c = input.shape[-3]
     if c != cg * groups:
-        raise OpError(f"{op}: expected input ({'N, ' if input.ndim == 4 else ''}{cg * groups}, H, W) "
-                      f"for a weight of shape {tuple(weight.shape)} with groups={groups}, got "
+        lead = "N, " if input.ndim == 4 else ""
+        raise OpError(f"{op}: expected input ({lead}{cg * groups}, H, W) for a weight"
+                      f" of shape {tuple(weight.shape)} with groups={groups}, got "
                       f"{tuple(input.shape)}")
     if bias is not None and tuple(bias.shape) != (co,):
         raise OpError(f"{op}: expected bias of shape ({co},), got {tuple(bias.shape)}")
@@ -237,8 +241,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         input: (N, C_in, H, W), or unbatched (C_in, H, W).
         weight: (C_in, C_out / groups, KH, KW) (PyTorch's layout: that of the conv2d it transposes).
         bias: (C_out,) or None.
-        stride, padding, dilation: those of that conv2d (ints or pairs); padding removes
-            d(K-1) - p... rows: H_out = (H - 1) t - 2p + d(KH - 1) + output_padding + 1.
+        stride, padding, dilation: those of that conv2d (ints or pairs); padding p crops p rows
+            and columns from each border of the full result.
         output_padding: extra rows/columns at the bottom/right (an int or a pair, each smaller than
             the stride or the dilation), to pick among the input sizes a strided conv2d maps to H.
         groups: as in conv2d.

@@ -5,10 +5,12 @@ One Function runs one layer in one direction over all T steps, so the graph hold
 layer and direction, not one per step. Forward computes the input part of every gate for all steps
 as one matrix product before the time loop (W_ih x_t + b for all t at once), then one matrix product
 per step for the recurrent part (W_hh h_{t-1}). Backward runs the loop in reverse (BPTT), writes the
-gradient of every gate pre-activation into one (T, B, G) array, and after the loop gets dL/dW_ih,
-dL/dW_hh, dL/db and dL/dx each from ONE matrix product over all T*B rows:
+gradient of every gate pre-activation s_t into one array for all steps, and after the loop gets
+dL/dW_ih, dL/dW_hh, dL/db and dL/dx each from ONE matrix product over all T*B (step, sequence)
+pairs:
 
-    dL/dW_hh = sum_t dL/ds_t^T h_{t-1},   dL/dW_ih = sum_t dL/ds_t^T x_t,   dL/dx_t = dL/ds_t W_ih.
+    dL/dW_hh = sum_t dL/ds_t h_{t-1}^T,  dL/dW_ih = sum_t dL/ds_t x_t^T,  dL/dx_t = W_ih^T dL/ds_t,
+    dL/db = sum_t dL/ds_t,   and in the loop   dL/dh_{t-1} = W_hh^T dL/ds_t (+ the direct paths).
 
 The equations, gate order and weight layout are PyTorch's (weights (G*H, in) with the gates stacked
 along the rows):
@@ -25,13 +27,16 @@ Variable lengths: with ``lengths`` (one per batch element, any order), sequence 
 t < lengths[b] only. Its state stops changing after its last real step (forward direction) or
 starts from h_0 at that step (``reverse``), its outputs at padded steps are 0, and padded steps
 pass no gradient to anything. Inside, the batch is put in order of decreasing length, so the
-sequences still running at step t are the first bs[t] rows and every step works on one slice.
+sequences still running at step t are the first bs[t] ones and every step works on one slice.
 
 Speed (shared/PERF_NOTES.md: the time is in the per-step Python loop): every step writes into
-preallocated (T, B, G) buffers with ``out=``; the LSTM keeps its gates internally in the order
-(o, i, f, g) and halves the rows of the sigmoid gates so that ONE tanh call gives all four gates
-(sigmoid(s) = (1 + tanh(s / 2)) / 2); the derivative factors are computed for all steps at once
-before the backward loop, which then costs 7 NumPy calls per LSTM step.
+preallocated buffers with ``out=``, in a column layout where each per-step NumPy call sees
+contiguous blocks (the note before ``_input_part``); the LSTM keeps its gates internally in the
+order (o, i, f, g) and halves the rows of the sigmoid gates so that ONE tanh call gives all four gates
+(sigmoid(s) = (1 + tanh(s / 2)) / 2), so a forward step is one GEMM and 9 elementwise calls; the
+derivative factors are computed for all steps at once before the backward loop, whose step is one
+GEMM and 7 elementwise calls. What is left is mostly GEMM time at the BLAS's peak (measured on 2
+cores: LSTM language-model step about 1.4x PyTorch's oneDNN kernel; see benchmarks/rnn.py).
 """
 from __future__ import annotations
 
@@ -87,7 +92,6 @@ class _Schedule:
 # gates of step t as (G, B), so that every per-step NumPy call works on contiguous blocks (NumPy's
 # strided/broadcast paths are 3-5x slower on these sizes) and the per-step product W_hh h_{t-1}
 # is (G, H) @ (H, B), measured faster than (B, H) @ (H, G).
-
 def _input_part(x, w, b):
     """W x_t + b for every t at once, (T, G, B): one batched product, the bias riding along as an
     extra column of W against a row of ones under x_t^T."""
@@ -630,8 +634,9 @@ def _check(who, gates, x, states, w_ih, w_hh, b_ih, b_hh, seq=True):
         if b is not None and tuple(b.shape) != (G,):
             raise OpError(f"{who}: expected {name} of shape ({G},), got {tuple(b.shape)}")
     for name, s in states:
-        if tuple(s.shape) != (B, H):
-            raise OpError(f"{who}: expected {name} of shape ({B}, {H}), got {tuple(s.shape)}")
+        if not isinstance(s, Tensor) or tuple(s.shape) != (B, H):
+            got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+            raise OpError(f"{who}: expected {name} of shape ({B}, {H}), got {got}")
     dt = x.dtype
     if dt.kind != "f":
         raise OpTypeError(f"{who}: expected a floating-point input, got dtype {dt}")
@@ -647,7 +652,7 @@ def _zeros_state(x, B, H):
 
 
 def _apply_seq(fn, who, gates, input, states, w_ih, w_hh, b_ih, b_hh, lengths, reverse, **kw):
-    named = [(f"h0" if k == 0 else "c0", s) for k, s in enumerate(states) if s is not None]
+    named = [("h0" if k == 0 else "c0", s) for k, s in enumerate(states) if s is not None]
     B, H = _check(who, gates, input, named, w_ih, w_hh, b_ih, b_hh)
     T = input.shape[0]
     if T == 0:

@@ -12,6 +12,12 @@ A recipe is a module with
   evaluation, with the trained setup and :func:`chainrule.train.fit`'s result (e.g. to draw the
   learned filters into the run directory ``args.out``).
 
+Recipes whose training is not ``fit``'s (sequence models, ``chainrule.train.seq``) also give
+``fit(setup, optimizer, scheduler, args, config) -> FitResult`` (their own loop),
+``test(setup, args, split='test') -> dict`` (their measures, printed and put in results.json),
+optionally ``MONITOR`` (the record field that picks best.ckpt), a ``clip_grad_norm`` default in
+``DEFAULTS``, and ``sample(checkpoint, args) -> str`` for ``chainrule sample``.
+
 Every recipe takes ``--optimizer`` (one of :data:`OPTIMIZERS`, the update rules of notes 1.3) and
 ``--scheduler`` (one of :data:`SCHEDULERS`), so runs that differ only in the optimizer compare the
 rules on the same problem, e.g. ``chainrule train mlp --optimizer rmsprop --out runs/mlp-rmsprop``.
@@ -28,6 +34,9 @@ RECIPES = {
     "lenet5": "chainrule.recipes.lenet5",
     "resnet": "chainrule.recipes.resnet",
     "vgg": "chainrule.recipes.vgg",
+    "charlm": "chainrule.recipes.charlm",
+    "dates": "chainrule.recipes.dates",
+    "addition": "chainrule.recipes.addition",
 }
 
 # name -> (the rule, default learning rate)

@@ -12,19 +12,20 @@ x_{l+1} = ReLU(x_l + BN(conv(ReLU(BN(conv(x_l)))))) (``--preact`` for the pre-ac
 x_{l+1} = x_l + F(x_l)); the shortcut where the shape changes is option A (zero-padded identity,
 no parameters) or B (1x1 conv + BN, ``--shortcut B``).
 
-Training as He et al. on CIFAR: SGD with momentum 0.9, weight decay 5e-4 (here with a cosine
-schedule), batch 128, random crops of the 2-pixel padded image and left-right flips. Convolutions
-run in NumPy on the CPU, so the default net is the shallow ResNet-14 (n = 2): measured about
-2.5x faster an epoch than ResNet-20, which ``--depth 20`` gives. Data and split: see
-``recipes._cnn``. At the end the first layer's 3x3 filters are drawn to ``OUT/filters.png``.
+Training as He et al. on CIFAR, shortened for the CPU: SGD with momentum 0.9 and weight decay
+5e-4, a cosine schedule from lr 0.1 over 15 epochs, batch 128, random crops of the 2-pixel padded
+image and left-right flips. The convolutions run in NumPy: an epoch of ResNet-20 took about
+280 s on one core of the shared 2-core build machine (``--depth 14``: about 200 s, ``--depth 8``
+about 80 s). Data and split: see ``recipes._cnn``. At the end the first layer's 3x3 filters are
+drawn to ``OUT/filters.png``.
 """
 from __future__ import annotations
 
 from . import Setup
 from . import _cnn
 
-DESCRIPTION = ("ResNet of depth 6n+2 (default 14, base width 16; notes 2.5) on Fashion-MNIST with "
-               "crops and flips; minutes an epoch on 2 cores")
+DESCRIPTION = ("ResNet of depth 6n+2 (default ResNet-20, width 16; notes 2.5) on Fashion-MNIST "
+               "with crops and flips; about 5 minutes an epoch on 2 cores")
 DEFAULTS = {"epochs": 15, "batch_size": 128, "optimizer": "momentum", "lr": 0.1,
             "scheduler": "cosine", "weight_decay": 5e-4}
 LR = {"sgd": 0.1, "nesterov": 0.1, "adagrad": 0.01, "rmsprop": 1e-3, "adadelta": 1.0,
@@ -33,9 +34,9 @@ LR = {"sgd": 0.1, "nesterov": 0.1, "adagrad": 0.01, "rmsprop": 1e-3, "adadelta":
 
 def add_arguments(parser):
     g = parser.add_argument_group("resnet")
-    g.add_argument("--depth", type=int, default=14,
+    g.add_argument("--depth", type=int, default=20,
                    help="layers with weights, 6n + 2: 8, 14, 20 (ResNet-20), 32, 44, 56 ... "
-                        "(default 14)")
+                        "(default 20)")
     g.add_argument("--width", type=int, default=16,
                    help="channels of the first stage; the next two have 2x and 4x (default 16)")
     g.add_argument("--shortcut", choices=("A", "B"), default="A",

@@ -61,8 +61,9 @@ class PackedSequence:
         self.data = _as_tensor(data, "PackedSequence")
         self.lengths = Tensor(_lengths_array(lengths, "PackedSequence"))
         if self.data.ndim < 2 or self.lengths.shape[0] != self.data.shape[1]:
-            raise OpError(f"PackedSequence: expected data (T, B, *) with B = {self.lengths.shape[0]} "
-                          f"(one length per sequence), got {tuple(self.data.shape)}")
+            raise OpError(f"PackedSequence: expected data (T, B, *) with B = "
+                          f"{self.lengths.shape[0]} (one length per sequence), got "
+                          f"{tuple(self.data.shape)}")
         self.sorted_indices = sorted_indices
         self.unsorted_indices = unsorted_indices
 
