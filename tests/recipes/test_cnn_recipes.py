@@ -86,7 +86,7 @@ def test_lenet5_trains_through_the_cli_and_draws_its_filters(tmp_path, synthetic
         "results.json"]
     assert (out / "filters.png").read_bytes()[:8] == PNG
     config = json.loads((out / "config.json").read_text())
-    assert config["augment"] is True and config["crop_padding"] == 2
+    assert config["augment"] is True and config["crop_padding"] == 1
     assert len(read_csv(out / "log.csv")) == 2
     assert main(["eval", str(out / "last.ckpt")]) == 0
     assert "test accuracy" in capsys.readouterr().out

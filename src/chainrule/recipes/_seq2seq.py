@@ -74,6 +74,9 @@ def build(task, args) -> Setup:
                              f"{getattr(args, key)}")
     if args.n_val < 0:
         raise ValueError(f"{task.NAME}: --n-val must be >= 0, got {args.n_val}")
+    if args.n_val == 0 and args.scheduler == "plateau":
+        raise ValueError(f"{task.NAME}: --scheduler plateau watches the validation exact match; "
+                         f"keep --n-val > 0")
     n_train = args.n_train if args.limit_train is None else min(args.n_train, args.limit_train)
     train = task.make_split(args, n_train, "train", DATA_SEEDS["train"])
     val = task.make_split(args, args.n_val, "train", DATA_SEEDS["val"]) if args.n_val else None

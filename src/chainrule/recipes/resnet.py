@@ -15,9 +15,10 @@ no parameters) or B (1x1 conv + BN, ``--shortcut B``).
 Training as He et al. on CIFAR, shortened for the CPU: SGD with momentum 0.9 and weight decay
 5e-4, a cosine schedule from lr 0.1 over 15 epochs, batch 128, random crops of the 2-pixel padded
 image and left-right flips. The convolutions run in NumPy: an epoch of ResNet-20 took about
-280 s on one core of the shared 2-core build machine (``--depth 14``: about 200 s, ``--depth 8``
-about 80 s). Data and split: see ``recipes._cnn``. At the end the first layer's 3x3 filters are
-drawn to ``OUT/filters.png``.
+225 s with OMP_NUM_THREADS=1 on the shared 2-core build machine (``--depth 14``: about 170 s,
+``--depth 8``: about 80 s); on a machine whose cores are busy with other work, OMP_NUM_THREADS=1
+is much faster than two BLAS threads. Data and split: see ``recipes._cnn``. At the end the first
+layer's 3x3 filters are drawn to ``OUT/filters.png``.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from . import Setup
 from . import _cnn
 
 DESCRIPTION = ("ResNet of depth 6n+2 (default ResNet-20, width 16; notes 2.5) on Fashion-MNIST "
-               "with crops and flips; about 5 minutes an epoch on 2 cores")
+               "with crops and flips; about 4 minutes an epoch on 2 cores")
 DEFAULTS = {"epochs": 15, "batch_size": 128, "optimizer": "momentum", "lr": 0.1,
             "scheduler": "cosine", "weight_decay": 5e-4}
 LR = {"sgd": 0.1, "nesterov": 0.1, "adagrad": 0.01, "rmsprop": 1e-3, "adadelta": 1.0,

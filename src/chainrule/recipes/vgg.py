@@ -26,7 +26,7 @@ from . import Setup
 from . import _cnn
 
 DESCRIPTION = ("small VGG (3 groups of two 3x3 convs) on Fashion-MNIST, --batch-norm/"
-               "--no-batch-norm, --compare-bn (notes 2.3, 2.4); minutes an epoch on 2 cores")
+               "--no-batch-norm, --compare-bn (notes 2.3, 2.4); about 3 min an epoch on 2 cores")
 DEFAULTS = {"epochs": 15, "batch_size": 128, "optimizer": "momentum", "lr": 0.05,
             "scheduler": "cosine", "weight_decay": 5e-4}
 _NOT_CONFIG = ("command", "resume", "progress", "plot")  # as the cli: switches, not settings
