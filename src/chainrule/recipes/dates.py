@@ -23,7 +23,7 @@ from . import _seq2seq
 NAME = "dates"
 _TASK = sys.modules[__name__]  # this module: the task the shared functions run
 DESCRIPTION = ("GRU encoder-decoder with attention: human dates -> ISO (notes 3.4); exact "
-               "match; about 5 min on 2 cores")
+               "match; about 4 min on 2 cores")
 DEFAULTS = {"epochs": 12, "batch_size": 64, "optimizer": "adam", "lr": 2e-3,
             "scheduler": "cosine", "weight_decay": 0.0, "clip_grad_norm": 5.0}
 MONITOR = "val_acc"
