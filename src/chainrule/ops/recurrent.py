@@ -32,11 +32,12 @@ sequences still running at step t are the first bs[t] ones and every step works 
 Speed (shared/PERF_NOTES.md: the time is in the per-step Python loop): every step writes into
 preallocated buffers with ``out=``, in a column layout where each per-step NumPy call sees
 contiguous blocks (the note before ``_input_part``); the LSTM keeps its gates internally in the
-order (o, i, f, g) and halves the rows of the sigmoid gates so that ONE tanh call gives all four gates
-(sigmoid(s) = (1 + tanh(s / 2)) / 2), so a forward step is one GEMM and 9 elementwise calls; the
-derivative factors are computed for all steps at once before the backward loop, whose step is one
-GEMM and 7 elementwise calls. What is left is mostly GEMM time at the BLAS's peak (measured on 2
-cores: LSTM language-model step about 1.4x PyTorch's oneDNN kernel; see benchmarks/rnn.py).
+order (o, i, f, g) and halves the rows of the sigmoid gates so that ONE tanh call gives all four
+gates (sigmoid(s) = (1 + tanh(s / 2)) / 2), so a forward step is one GEMM and 9 elementwise
+calls; the derivative factors are computed for all steps at once before the backward loop, whose
+step is one GEMM and 7 elementwise calls. What is left is mostly GEMM time near the BLAS's peak
+(measured on 2 cores: an LSTM language-model training step about 1.5x PyTorch's, a GRU one faster
+than PyTorch's; see benchmarks/rnn.py).
 """
 from __future__ import annotations
 
