@@ -108,7 +108,7 @@ def _input_part(x, w, b):
 def _states(T, H, B, dt, first, reverse, rows=None):
     """(T + 1, rows, B) buffer of h_t^T in time order, h_0 at index 0 (forward) or T (reverse);
     step t reads index p(t) and writes q(t). Rows past H hold ones (a bias column of W_hh)."""
-    S = np.empty((T + 1, rows or H, B), dt)
+    S = np.zeros((T + 1, rows or H, B), dt)  # zeros: steps masked by lengths stay finite
     if rows:
         S[:, H:] = 1
     S[T if reverse else 0, :H] = first.T
@@ -298,7 +298,8 @@ class LSTM(Function):
         G = _input_part(x, wi, b)  # W_ih x_t + b for every t, (T, 4H, B)
         S = _states(T, H, B, dt, h0, reverse)  # h_t
         C = _states(T, H, B, dt, c0, reverse)  # c_t
-        TC = np.empty((T, H, B), dt)  # tanh(c_t)
+        # zeros where lengths mask steps: their unwritten columns must not feed NaN/Inf warnings
+        TC = (np.zeros if sc.mask is not None else np.empty)((T, H, B), dt)  # tanh(c_t)
         tmp4, tmp = np.empty((4 * H, B), dt), np.empty((H, B), dt)
         H2, H3 = 2 * H, 3 * H
         off = 0 if reverse else 1
@@ -400,7 +401,7 @@ class GRU(Function):
         wh[:H2] *= half
         G = _input_part(x, wi, bi)  # W_ih x_t + b_ih for every t, (T, 3H, B)
         S = _states(T, H, B, dt, h0, reverse, None if b_hh is None else H + 1)
-        A = np.empty((T, 3 * H, B), dt)  # W_hh h_{t-1} + b_hh
+        A = (np.zeros if sc.mask is not None else np.empty)((T, 3 * H, B), dt)  # W_hh h + b_hh
         tmp = np.empty((H, B), dt)
         off = 0 if reverse else 1
         for t in sc.order:
