@@ -37,6 +37,9 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=30, help="timed steps per block")
     ap.add_argument("--rounds", type=int, default=5, help="alternating blocks per library")
+    ap.add_argument("--warmup", type=int, default=200,
+                    help="untimed steps of each library first: training runs are long, and the "
+                         "first hundred steps still pay for page faults and thread start-up")
     args = ap.parse_args()
     import torch
 
@@ -69,7 +72,7 @@ def main():
         loss.backward()
         topt.step()
 
-    a, b = side_by_side(ours, theirs, n=args.steps, rounds=args.rounds)
+    a, b = side_by_side(ours, theirs, n=args.steps, rounds=args.rounds, warmup=args.warmup)
     print(machine_info())
     print(f"MLP {'-'.join(map(str, sizes))}, batch {args.batch}, float32, SGD momentum 0.9")
     print(f"  chainrule step: {a * 1e3:8.3f} ms (median)")
