@@ -184,7 +184,7 @@ def memory_child(name, library, steps):
     if library == "torch":
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(int(os.environ.get("CNN_BENCH_TORCH_THREADS", os.cpu_count() or 1)))
         step, _ = torch_step(name)
     else:
         step, _ = chainrule_step(name)
@@ -218,6 +218,9 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="a smoke run: 3 steps per block, 1 round, 3 warm-up steps")
     ap.add_argument("--only", choices=list(WORKLOADS), help="run one workload only")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                    help="torch threads (default: all cores); give NumPy the same with "
+                         "OMP_NUM_THREADS, e.g. OMP_NUM_THREADS=1 python benchmarks/cnn.py --threads 1")
     ap.add_argument("--memory-child", nargs=2, metavar=("WORKLOAD", "LIBRARY"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -231,7 +234,8 @@ def main():
 
     import chainrule as cr
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
+    os.environ["CNN_BENCH_TORCH_THREADS"] = str(args.threads)  # for the memory subprocesses
     print(machine_info())
     print(f"float32; a step = forward, cross-entropy, backward, SGD momentum {MOMENTUM}"
           + ("  [--quick: few steps, noisy]" if args.quick else ""))
