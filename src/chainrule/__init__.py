@@ -10,6 +10,7 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, zeros, zeros_like)
 from .tensor import Tensor
+from .parallel import get_num_threads, set_num_threads
 from . import ops
 from .ops import (abs, add, allclose, amax, amin, argmax, argmin, bmm, cat, chunk, clamp, clip,
                   concat, cos, div, dot, eq, equal, exp, expand, flatten, flip, gather, ge, gt,

@@ -145,8 +145,16 @@ def test_conv2d_grad_only_for_weight():
     np.testing.assert_allclose(b.grad.data, np.full(3, 2 * 4 * 4.0))
 
 
+@pytest.fixture
+def winograd_whenever_it_applies(monkeypatch):
+    """Winograd for every shape it can take, however many threads (see winograd_applies)."""
+    from chainrule.ops import conv_kernels
+
+    monkeypatch.setattr(conv_kernels, "WINOGRAD_MIN_PATCH_BYTES", 0)
+
+
 @pytest.mark.parametrize("cin", [1, 16])  # GEMM path and Winograd path
-def test_conv2d_grads_without_input_grad(cin):
+def test_conv2d_grads_without_input_grad(cin, winograd_whenever_it_applies):
     """A first layer: the input needs no gradient, the weight and bias do (and only they)."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(5)
@@ -172,7 +180,7 @@ def test_conv2d_grads_without_input_grad(cin):
                                        (4, (6, 5), dict(stride=2, dilation=2, padding=(2, 1))),
                                        (4, (6, 5), dict(groups=2, padding="same")),
                                        (8, (17, 16), dict(padding=1))])  # the Winograd path
-def test_conv2d_gradcheck(c, size, kw):
+def test_conv2d_gradcheck(c, size, kw, winograd_whenever_it_applies):
     x = cr.randn(2, c, *size, dtype=cr.float64, requires_grad=True)
     w = cr.randn(8, c // kw.get("groups", 1), 3, 3, dtype=cr.float64, requires_grad=True)
     b = cr.randn(8, dtype=cr.float64, requires_grad=True)
@@ -328,3 +336,6 @@ def test_paths_are_taken():
     assert not winograd_applies((3, 3), (2, 2), (1, 1), 1, 16, 16, 32 * 16 * 16)
     assert not winograd_applies((3, 3), (1, 1), (1, 1), 2, 16, 16, 32 * 32 * 32)
     assert not winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 2 * 8 * 8)
+    # on 2 threads, im2col for the benchmark's ResNet stage, Winograd for ResNet-20's first stage
+    assert not winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 32 * 32 * 32, threads=2)
+    assert winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 128 * 28 * 28, threads=2)

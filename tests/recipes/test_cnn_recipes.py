@@ -146,6 +146,8 @@ def test_vgg_compare_bn_draws_both_runs_on_one_figure(tmp_path, synthetic, capsy
                                                                  "last.ckpt")["model"])
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")  # diverges on purpose
 def test_compare_bn_starts_from_the_same_weights_and_survives_divergence(synthetic,
                                                                         monkeypatch, tmp_path):
     vgg = recipes.get_recipe("vgg")

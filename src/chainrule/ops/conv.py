@@ -21,10 +21,11 @@ import numbers
 
 from ..autograd.function import Function
 from ..backend import xp
+from ..parallel import get_num_threads
 from ..tensor import Tensor
 from ._util import OpError, OpTypeError
-from .conv_kernels import (ConvGeometry, apply_kernels, bias_grad, grad_matrix, kernel_grad,
-                           patch_grad, patches, winograd_applies, winograd_backward,
+from .conv_kernels import (ConvGeometry, apply_kernels, conv_backward, conv_forward, grad_matrix,
+                           kernel_grad, patch_grad, patches, winograd_applies, winograd_backward,
                            winograd_forward)
 
 
@@ -42,14 +43,14 @@ class Conv2d(Function):
         nx, nw = self.needs_input_grad[:2]
         self.geo = geo
         self.winograd = winograd_applies((geo.kh, geo.kw), stride, dilation, groups, geo.c, geo.co,
-                                         geo.m)
+                                         geo.m, get_num_threads(), x.itemsize)
         if self.winograd:
             y, v = winograd_forward(x, w, b, pads, keep_v=nw)  # V: the input tiles, for dL/dW
             self.save(v, w if nx else None)
             return y
-        p = patches(x, geo)  # h_{patch(n,u,v), (i,j,k)} for every output position
-        self.save(p if nw else None, w if nx else None)
-        return apply_kernels(p, w, b, geo)  # s = sum_ijk W^w_ijk h_patch + b^w
+        y, parts = conv_forward(x, w, b, geo, keep_patches=nw)  # patches and GEMM, per thread
+        self.save(parts, w if nx else None)
+        return y
 
     def backward(self, gs):
         p, w = self.saved
@@ -59,15 +60,9 @@ class Conv2d(Function):
         if self.winograd:  # the adjoints of the Winograd transforms (see conv_kernels.py)
             gx, gw, gb = winograd_backward(gs, w, p, geo.pads, (geo.c, geo.h, geo.w), needs[0],
                                            needs[1], need_b)
-            return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
-        gm = grad_matrix(gs, geo)  # dL/ds as a GEMM operand
-        # dL/dh = col2im(dL/ds W): the transposed convolution of dL/ds, cropped to the input
-        gx = patch_grad(gm, w, geo) if needs[0] else None
-        # dL/dW^w_ijk = sum_{n,u,v} dL/ds_nuvw h_patch(n,u,v),ijk = (dL/ds)^T P
-        gw = kernel_grad(gm, p, geo) if needs[1] else None
-        if len(needs) == 2:
-            return gx, gw
-        return gx, gw, bias_grad(gm, geo) if need_b else None  # dL/db^w = sum_{n,u,v} dL/ds_nuvw
+        else:  # dL/dh = col2im(dL/ds W), dL/dW = (dL/ds)^T P, dL/db = sum_{n,u,v} dL/ds
+            gx, gw, gb = conv_backward(gs, w, p, geo, needs[0], needs[1], need_b)
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
 class ConvTranspose2d(Function):

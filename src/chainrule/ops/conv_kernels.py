@@ -31,6 +31,7 @@ from __future__ import annotations
 from numpy.lib.stride_tricks import as_strided
 
 from ..backend import xp
+from ..parallel import parallel_for, parallel_map
 
 
 class ConvGeometry:
@@ -61,6 +62,14 @@ class ConvGeometry:
     @property
     def m(self):
         return self.n * self.ho * self.wo
+
+    def with_batch(self, n):
+        """The same convolution on a batch of n examples (a thread's part of the batch)."""
+        geo = object.__new__(ConvGeometry)
+        for name in self.__slots__:
+            setattr(geo, name, getattr(self, name))
+        geo.n = n
+        return geo
 
 
 def _padded(x, pads, channels_last):
@@ -118,17 +127,18 @@ def grad_matrix(gs, geo):
     return gs.transpose(1, 0, 2, 3).reshape(geo.groups, geo.co // geo.groups, geo.m)
 
 
-def apply_kernels(p, w, b, geo):
-    """s = P W^T + b as an NCHW array (N, C_out, Hout, Wout): the forward of the convolution."""
+def apply_kernels(p, w, b, geo, out=None):
+    """s = P W^T + b as an NCHW array (N, C_out, Hout, Wout): the forward of the convolution
+    (written into ``out``, a C-contiguous array of that shape, when given)."""
     g, co, cg = geo.groups, geo.co, geo.cg
     n, hw = geo.n, geo.ho * geo.wo
     k = cg * geo.kh * geo.kw
+    y = xp.empty((n, co, hw), p.dtype) if out is None else out.reshape(n, co, hw)
     if geo.layout == "image":
-        y = xp.matmul(w.reshape(co, k), p)  # s_n = W h_n for every example n: (N, C_out, HW)
+        xp.matmul(w.reshape(co, k), p, out=y)  # s_n = W h_n for every example n: (N, C_out, HW)
         if b is not None:
             y += b[:, None]  # + b^w
         return y.reshape(n, co, geo.ho, geo.wo)
-    y = xp.empty((n, co, hw), p.dtype)
     if geo.layout == "rows":
         wt = w.transpose(0, 2, 3, 1)  # (C_out, KH, KW, C/G): W^w_ijk in the patch order
         if g == 1:
@@ -174,6 +184,43 @@ def kernel_grad(gm, p, geo):
     return xp.ascontiguousarray(gw).reshape(co, cg, kh, kw)
 
 
+def conv_forward(x, w, b, geo, keep_patches):
+    """s = W (x) h + b by patches and GEMM, the batch split over the threads (chainrule.parallel):
+    (s (N, C_out, Hout, Wout), parts), parts being (lo, hi, P of examples lo..hi or None) per
+    thread, what conv_backward takes."""
+    y = xp.empty((geo.n, geo.co, geo.ho, geo.wo), x.dtype)
+
+    def part(lo, hi):
+        g = geo.with_batch(hi - lo)
+        p = patches(x[lo:hi], g)  # h_{patch(n,u,v), (i,j,k)} for every output position
+        apply_kernels(p, w, b, g, out=y[lo:hi])  # s = sum_ijk W^w_ijk h_patch + b^w
+        return lo, hi, p if keep_patches else None
+
+    macs = geo.ho * geo.wo * geo.kh * geo.kw * geo.cg * geo.co
+    return y, parallel_for(geo.n, part, min_chunk=_min_chunk(macs))
+
+
+def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
+    """(dL/dh, dL/dW, dL/db) of conv_forward, each of its parts on a thread; dL/dW and dL/db are
+    the sums of the parts' sums."""
+    gx = xp.empty((geo.n, geo.c, geo.h, geo.w), gs.dtype) if need_x else None
+
+    def part(item):
+        lo, hi, p = item
+        g = geo.with_batch(hi - lo)
+        gm = grad_matrix(gs[lo:hi], g)  # dL/ds as a GEMM operand
+        if need_x:  # dL/dh = col2im(dL/ds W): the transposed convolution of dL/ds
+            patch_grad(gm, w, g, out=gx[lo:hi])
+        # dL/dW^w_ijk = sum_{n,u,v} dL/ds_nuvw h_patch(n,u,v),ijk = (dL/ds)^T P
+        gw = kernel_grad(gm, p, g) if need_w else None
+        return gw, bias_grad(gm, g) if need_b else None  # dL/db^w = sum_{n,u,v} dL/ds_nuvw
+
+    sums = parallel_map(part, parts)
+    gw = _total(s[0] for s in sums) if need_w else None
+    gb = _total(s[1] for s in sums) if need_b else None
+    return gx, gw, gb
+
+
 def bias_grad(gm, geo):
     """dL/db^w = sum over (n, u, v) of dL/ds_nuvw, as a GEMV with ones (faster than .sum)."""
     if geo.layout == "image":
@@ -184,10 +231,18 @@ def bias_grad(gm, geo):
     return gm.reshape(geo.co, geo.m) @ xp.ones(geo.m, gm.dtype)
 
 
-def patch_grad(gm, w, geo, b=None):
+def patch_grad(gm, w, geo, b=None, out=None):
     """dL/dh: every patch's gradient dL/ds W (a GEMM) added back onto the window it was read from,
-    then cropped to the input: (N, C, H, W). With ``b``, adds b per channel (the transposed
-    convolution's bias). Loops over the KH x KW kernel offsets only."""
+    then cropped to the input: (N, C, H, W) (written into ``out`` when given). With ``b``, adds b
+    per channel (the transposed convolution's bias). Loops over the KH x KW kernel offsets only."""
+    gx = _patch_grad(gm, w, geo, b, out)
+    if out is not None and gx is not out:
+        out[...] = gx
+        return out
+    return gx
+
+
+def _patch_grad(gm, w, geo, b, out):
     g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     n, ho, wo, c = geo.n, geo.ho, geo.wo, geo.c
@@ -236,7 +291,8 @@ def patch_grad(gm, w, geo, b=None):
         src = buf[:, :, pt:pt + geo.h, pl:pl + geo.w]
         if b is None and src.shape == buf.shape:
             return buf
-    out = xp.empty((n, c, geo.h, geo.w), gm.dtype)
+    if out is None:
+        out = xp.empty((n, c, geo.h, geo.w), gm.dtype)
     if b is None:
         out[...] = src
     else:
@@ -267,12 +323,24 @@ def patch_grad(gm, w, geo, b=None):
 _SIGN = (1, 1, 1, -1)  # dM = A dY A^T has row 3 = -dY_1; we build it with +dY_1 and fold the sign
 
 
-def winograd_applies(kernel, stride, dilation, groups, c_in, c_out, positions):
+WINOGRAD_MIN_PATCH_BYTES = 16 << 20
+"""With several threads, Winograd only where a thread's im2col patch matrix would be larger."""
+
+
+def winograd_applies(kernel, stride, dilation, groups, c_in, c_out, positions, threads=1,
+                     itemsize=4):
     """Winograd F(2x2, 3x3) is used for 3x3 stride-1 undilated ungrouped convolutions with enough
     channels and output positions (N Hout Wout) for the saved multiplies to outweigh the
-    transforms (measured: it is 1.2-1.7x faster from 8 channels and 512 positions up)."""
-    return (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
-            and c_in >= 8 and c_out >= 8 and positions >= 512)
+    transforms (measured on one thread: 1.2-1.7x faster from 8 channels and 512 positions up).
+    Split over threads, im2col scales better (its transforms are a copy and a GEMM), and
+    Winograd stayed ahead only where each thread's patch matrix (positions / threads x 9 C_in
+    numbers) was too large for the caches: forward + backward on 2 threads, im2col against
+    Winograd, 1.95 + 4.29 ms against 3.28 + 4.46 ms for (32, 16, 32, 32) (9 MiB of patches a
+    thread), 12.2 + 20.7 against 11.2 + 14.2 for (128, 16, 28, 28) (29 MiB)."""
+    if not (kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+            and c_in >= 8 and c_out >= 8 and positions >= 512):
+        return False
+    return threads <= 1 or positions * 9 * c_in * itemsize / threads > WINOGRAD_MIN_PATCH_BYTES
 
 
 def winograd_geometry(h, w, pads):
@@ -281,9 +349,20 @@ def winograd_geometry(h, w, pads):
     return (ho, wo), ((ho + 1) // 2, (wo + 1) // 2)
 
 
-def _chunks(n, tiles_per_image, target=1024):
+def _chunks(lo, hi, tiles_per_image, target=1024):
+    """Examples lo..hi in runs of about ``target`` tiles (their temporaries stay in cache)."""
     step = max(1, target // max(1, tiles_per_image))
-    return [(i, min(n, i + step)) for i in range(0, n, step)]
+    return [(i, min(hi, i + step)) for i in range(lo, hi, step)]
+
+
+PARALLEL_MIN_MACS = 1 << 20
+"""The work a thread should get at least when a convolution splits its batch: about a million
+multiply-adds (some 50 us), below which the split costs more than it saves."""
+
+
+def _min_chunk(macs_per_example):
+    """Examples a thread should get at least (see PARALLEL_MIN_MACS)."""
+    return max(1, -(-PARALLEL_MIN_MACS // max(1, macs_per_example)))
 
 
 def winograd_weights(w):
@@ -323,33 +402,39 @@ def _g_adjoint(a):
 
 def winograd_forward(x, w, b, pads, keep_v):
     """s = W (x) h + b for a 3x3 stride-1 kernel. x (N, C, H, W) -> (N, C_out, H_out, W_out),
-    and V (16, tiles, C) when ``keep_v`` (for dL/dW)."""
+    and V (16, tiles, C) when ``keep_v`` (for dL/dW). The batch is split over the threads
+    (chainrule.parallel), each thread's part in cache-sized chunks."""
     n, c, h, wd = x.shape
     co = w.shape[0]
     (ho, wo), (th, tw) = winograd_geometry(h, wd, pads)
     u = winograd_weights(w)
-    # the zero-padded map, columns split by parity: xd[n, r, e, q, :] = h_pad[n, r, 2q + e, :]
-    xd = xp.zeros((n, 2 * th + 2, 2, tw + 1, c), x.dtype)
-    xt = x.transpose(0, 2, 3, 1)
-    for e in range(2):
-        j0 = (e - pads[2]) % 2
-        cnt = len(range(j0, wd, 2))
-        if cnt:
-            q0 = (j0 + pads[2]) // 2
-            xd[:, pads[0]:pads[0] + h, e, q0:q0 + cnt] = xt[:, :, j0::2]
     t_img = th * tw
+    # the zero-padded map, columns split by parity: xd[n, r, e, q, :] = h_pad[n, r, 2q + e, :]
+    xd = xp.empty((n, 2 * th + 2, 2, tw + 1, c), x.dtype)
+    xt = x.transpose(0, 2, 3, 1)
     v_all = xp.empty((4, 4, n, th, tw, c), x.dtype) if keep_v else None
     ut = u.transpose(0, 2, 1)  # (16, C_out, C_in)
     y = xp.empty((n, co, th, 2, tw, 2), x.dtype)  # NCHW: y[n, o, a, r, b, s] = s_{o, 2a+r, 2b+s}
-    for n0, n1 in _chunks(n, t_img):
-        nb = n1 - n0
-        v = v_all[:, :, n0:n1] if keep_v else xp.empty((4, 4, nb, th, tw, c), x.dtype)
-        _input_transform(xd[n0:n1], th, tw, v)  # V = B^T d B for every tile and channel
-        # M_ab = V_ab U_ab, the sum over input channels, computed transposed: (16, C_out, tiles)
-        m = xp.matmul(ut, v.reshape(16, nb * t_img, c).transpose(0, 2, 1))
-        if b is not None:
-            m[5] += b[:, None]  # + b^w: A^T e_1 e_1^T A is all ones, so M_11 + b adds b to all 4
-        _output_transform(m.reshape(4, 4, co, nb, th, tw), y[n0:n1])  # Y = A^T M A
+
+    def part(lo, hi):
+        xd[lo:hi] = 0
+        for e in range(2):
+            j0 = (e - pads[2]) % 2
+            cnt = len(range(j0, wd, 2))
+            if cnt:
+                q0 = (j0 + pads[2]) // 2
+                xd[lo:hi, pads[0]:pads[0] + h, e, q0:q0 + cnt] = xt[lo:hi, :, j0::2]
+        for n0, n1 in _chunks(lo, hi, t_img):
+            nb = n1 - n0
+            v = v_all[:, :, n0:n1] if keep_v else xp.empty((4, 4, nb, th, tw, c), x.dtype)
+            _input_transform(xd[n0:n1], th, tw, v)  # V = B^T d B for every tile and channel
+            # M_ab = V_ab U_ab, the sum over input channels, computed transposed: (16, C_out, tiles)
+            m = xp.matmul(ut, v.reshape(16, nb * t_img, c).transpose(0, 2, 1))
+            if b is not None:
+                m[5] += b[:, None]  # + b^w: A^T e_1 e_1^T A is all ones, so M_11 + b adds b to all 4
+            _output_transform(m.reshape(4, 4, co, nb, th, tw), y[n0:n1])  # Y = A^T M A
+
+    parallel_for(n, part, min_chunk=_min_chunk(t_img * 4 * 9 * c * co))
     y = y.reshape(n, co, 2 * th, 2 * tw)
     if (2 * th, 2 * tw) != (ho, wo):
         y = xp.ascontiguousarray(y[:, :, :ho, :wo])
@@ -391,44 +476,65 @@ def _output_transform(m, y):
 
 def winograd_backward(gs, w, v_all, pads, in_chw, need_x, need_w, need_b):
     """(dL/dh, dL/dW, dL/db) of winograd_forward for an input of shape (N, *in_chw); w is None
-    when dL/dh is not needed, v_all (the V it kept) when dL/dW is not."""
+    when dL/dh is not needed, v_all (the V it kept) when dL/dW is not. The batch is split over
+    the threads as in the forward; dL/dW and dL/db are the sums of the parts' sums."""
     n, co, ho, wo = gs.shape
     c, h, wd = in_chw
     _, (th, tw) = winograd_geometry(h, wd, pads)
     t_img = th * tw
     dt = gs.dtype
     # dL/ds as tiles, columns split by parity: gd[n, 2a + r, s, b, :] = dL/ds_{2a+r, 2b+s}
-    gd = (xp.empty if (ho, wo) == (2 * th, 2 * tw) else xp.zeros)((n, 2 * th, 2, tw, co), dt)
+    gd = xp.empty((n, 2 * th, 2, tw, co), dt)
     gt = gs.transpose(0, 2, 3, 1)
-    gd[:, :ho, 0, :(wo + 1) // 2] = gt[:, :, 0::2]
-    gd[:, :ho, 1, :wo // 2] = gt[:, :, 1::2]
-    gb = xp.ones(gd.size // co, dt) @ gd.reshape(-1, co) if need_b else None  # dL/db = sum dL/ds
     sign = xp.asarray(_SIGN, dt)
     sign2 = (sign[:, None] * sign[None, :]).reshape(16, 1, 1)
-    du = xp.zeros((16, c, co), dt) if need_w else None
     ut = (winograd_weights(w) * sign2).transpose(0, 2, 1) if need_x else None  # signs folded
     gxd = xp.empty((n, th + 1, 2, tw + 1, 2, c), dt) if need_x else None  # interleaved 2x2
+    gx = xp.empty((n, c, h, wd), dt) if need_x else None
     v6 = v_all.reshape(4, 4, n, th, tw, c) if need_w else None
-    for n0, n1 in _chunks(n, t_img):  # one pass per chunk, its temporaries staying in cache
-        tc = (n1 - n0) * t_img
-        z = xp.empty((4, 4, n1 - n0, th, tw, co), dt)  # dM' = A dY A^T, row/column 3 negated
-        _grad_output_transform(gd[n0:n1], z)
-        z = z.reshape(16, tc, co)
-        if need_w:  # dL/dU'_ab = V_ab^T dM'_ab, summed over the chunks
-            du += xp.matmul(v6[:, :, n0:n1].reshape(16, tc, c).transpose(0, 2, 1), z)
-        if need_x:  # dL/dV_ab = dM_ab U_ab^T, then dL/dd = B dV B^T onto overlapping tiles
-            dv = xp.matmul(z, ut)
-            _grad_input_transform(dv.reshape(4, 4, n1 - n0, th, tw, c), gxd[n0:n1])
-    gw = gx = None
+
+    def part(lo, hi):
+        if (ho, wo) != (2 * th, 2 * tw):
+            gd[lo:hi] = 0
+        gd[lo:hi, :ho, 0, :(wo + 1) // 2] = gt[lo:hi, :, 0::2]
+        gd[lo:hi, :ho, 1, :wo // 2] = gt[lo:hi, :, 1::2]
+        gpart = gd[lo:hi].reshape(-1, co)
+        gb = xp.ones(gpart.shape[0], dt) @ gpart if need_b else None  # dL/db = sum dL/ds
+        du = xp.zeros((16, c, co), dt) if need_w else None
+        for n0, n1 in _chunks(lo, hi, t_img):  # one pass per chunk, its temporaries in cache
+            tc = (n1 - n0) * t_img
+            z = xp.empty((4, 4, n1 - n0, th, tw, co), dt)  # dM' = A dY A^T, row/column 3 negated
+            _grad_output_transform(gd[n0:n1], z)
+            z = z.reshape(16, tc, co)
+            if need_w:  # dL/dU'_ab = V_ab^T dM'_ab, summed over the chunks
+                du += xp.matmul(v6[:, :, n0:n1].reshape(16, tc, c).transpose(0, 2, 1), z)
+            if need_x:  # dL/dV_ab = dM_ab U_ab^T, then dL/dd = B dV B^T onto overlapping tiles
+                dv = xp.matmul(z, ut)
+                _grad_input_transform(dv.reshape(4, 4, n1 - n0, th, tw, c), gxd[n0:n1])
+        if need_x:  # crop the padded map, NHWC -> NCHW
+            full = gxd[lo:hi].reshape(hi - lo, 2 * th + 2, 2 * tw + 2, c)
+            gx[lo:hi] = full[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd].transpose(0, 3, 1, 2)
+        return du, gb
+
+    parts = parallel_for(n, part, min_chunk=_min_chunk(t_img * 4 * 9 * c * co))
+    gw = gb = None
     if need_w:  # dL/dg = G^T dU G with the signs of dM put back
+        du = _total(p[0] for p in parts)
         du = (du * sign2).reshape(4, 4, c, co)
         dg = _g_adjoint(_g_adjoint(du).transpose(1, 0, 2, 3))  # (3 cols j, 3 rows i, C_in, C_out)
         gw = xp.ascontiguousarray(dg.transpose(3, 2, 1, 0))  # (C_out, C_in, 3, 3)
-    if need_x:
-        gx = xp.empty((n, c, h, wd), dt)
-        full = gxd.reshape(n, 2 * th + 2, 2 * tw + 2, c)  # dL/dh on the padded map, NHWC
-        gx[...] = full[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd].transpose(0, 3, 1, 2)
+    if need_b:
+        gb = _total(p[1] for p in parts)
     return gx, gw, gb
+
+
+def _total(arrays):
+    """The sum of the threads' partial sums (the first one is added to in place)."""
+    arrays = iter(arrays)
+    total = next(arrays)
+    for a in arrays:
+        total += a
+    return total
 
 
 def _grad_output_transform(gd, z):

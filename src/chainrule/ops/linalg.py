@@ -9,11 +9,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..parallel import blas_for
 from ._util import OpError, binary_operands, unbroadcast
 
 
 def _swap(m):
     return np.swapaxes(m, -1, -2)
+
+
+def _macs(sa, sb):
+    """Multiply-adds of a @ b for shapes sa, sb (an upper bound where batch dims broadcast)."""
+    k = sa[-1]
+    m = 1
+    for d in sa[:-1]:
+        m *= d
+    n = sb[-1] if len(sb) > 1 else 1
+    for d in sb[:-2]:
+        n *= d
+    return m * k * n
 
 
 class MatMul(Function):
@@ -35,12 +48,17 @@ class MatMul(Function):
         na, nb = self.needs_input_grad
         self.save(a2 if nb else None, b2 if na else None)
         try:
-            return np.matmul(a, b)
+            with blas_for(_macs(a.shape, b.shape)):  # all threads for big GEMMs
+                return np.matmul(a, b)
         except ValueError:
             raise OpError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not "
                           f"broadcast ({a.shape[:-2]} vs {b.shape[:-2]})") from None
 
     def backward(self, gz):
+        with blas_for(_macs(*self.shapes)):
+            return self._grads(gz)
+
+    def _grads(self, gz):
         a2, b2 = self.saved
         sa, sb = self.shapes
         # restore the dims that 1-D operands dropped from the output
@@ -77,7 +95,8 @@ class Linear(Function):
         nx, nw = self.needs_input_grad[:2]
         self.save(x if nw else None, w if nx else None)
         self.xshape = x.shape
-        y = x @ w.T
+        with blas_for(x.size * w.shape[0]):  # all threads for big GEMMs (chainrule.parallel)
+            y = x @ w.T
         if b is not None:
             y += b
         return y
@@ -86,8 +105,9 @@ class Linear(Function):
         x, w = self.saved
         needs = self.needs_input_grad
         g2 = gy.reshape(-1, gy.shape[-1])
-        gx = (g2 @ w).reshape(self.xshape) if needs[0] else None  # dL/dx = dL/dy W
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None  # dL/dW = dL/dy^T x
+        with blas_for(g2.size * self.xshape[-1]):
+            gx = (g2 @ w).reshape(self.xshape) if needs[0] else None  # dL/dx = dL/dy W
+            gw = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None  # dL/dW = dL/dy^T x
         if len(needs) == 2:
             return gx, gw
         gb = np.ones(g2.shape[0], g2.dtype) @ g2 if needs[2] else None  # dL/db = sum_rows dL/dy

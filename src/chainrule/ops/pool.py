@@ -37,6 +37,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import _State
+from ..parallel import parallel_for
 from ._util import OpError, OpTypeError, no_grad_result
 
 # ---- arguments and geometry --------------------------------------------------------------------
@@ -137,24 +138,44 @@ def _gather(xp, k, s, d, out):
     return np.ascontiguousarray(win).reshape(k[0] * k[1], N, C, out[0], out[1])
 
 
-def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype):
+def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None):
     """The adjoint of reading the slices: gx_padded[slice_k] += g_of(k) for every offset k, then
-    cropped to the input. Disjoint windows are written, not added; when they also tile the padded
-    input exactly, nothing needs zeroing first."""
+    cropped to the input (written into ``dst`` of that shape when given). Disjoint windows are
+    written, not added; when they also tile the padded input exactly, nothing needs zeroing
+    first."""
     disjoint = all(s[a] >= d[a] * (k[a] - 1) + 1 for a in (0, 1))
     tiled = disjoint and d == (1, 1) and s == k and padded_shape[2:] == (out[0] * s[0],
                                                                           out[1] * s[1])
-    gxp = (np.empty if tiled else np.zeros)(padded_shape, dtype)
+    if dst is not None and tuple(padded_shape) == tuple(shape):
+        gxp = dst  # no padding to crop: build the gradient in place
+        if not tiled:
+            gxp[...] = 0
+    else:
+        gxp = (np.empty if tiled else np.zeros)(padded_shape, dtype)
     for idx, (si, sj) in enumerate(slices):
         view = gxp[:, :, si, sj]
         if disjoint:
             g_of(idx, view)  # writes its part
         else:
             view += g_of(idx, None)
-    if gxp.shape == shape:
+    if gxp.shape == shape and dst is None or gxp is dst:
         return gxp
     H, W = shape[2:]
-    return np.ascontiguousarray(gxp[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
+    if dst is None:
+        return np.ascontiguousarray(gxp[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
+    dst[...] = gxp[:, :, p[0]:p[0] + H, p[1]:p[1] + W]
+    return dst
+
+
+PARALLEL_MIN_NUMBERS = 1 << 16
+"""The input numbers a thread should get at least when pooling splits its batch over the threads
+(chainrule.parallel): below some 64k, the split costs more than it saves."""
+
+
+def _min_chunk(x4):
+    """Examples a thread should get at least (see PARALLEL_MIN_NUMBERS)."""
+    per_example = int(np.prod(x4.shape[1:])) or 1
+    return max(1, -(-PARALLEL_MIN_NUMBERS // per_example))
 
 
 def _as4d(x):
@@ -172,28 +193,22 @@ class MaxPool2d(Function):
 
     def forward(self, x, k, s, p, d, out, with_indices=False):
         x4 = _as4d(x)
-        xp = _padded(x4, p, _extent(k, s, d, out), -np.inf)
-        cols = _gather(xp, k, s, d, out)  # (kH kW, N, C, H_out, W_out), one plane per offset
-        kk = len(cols)
-        self.geom = (x.shape, xp.shape, k, s, p, d, out)
-        if kk == 1:
-            y, arg = cols[0], np.zeros(cols[0].shape, np.uint8)
-        elif not (with_indices or (self.needs_input_grad[0] and _State.enabled)):
-            y, arg = cols.max(axis=0), None  # no backward to come: the maxima only
-        else:
-            # running maximum and the offset where it was reached; an offset takes over only when
-            # strictly larger, so ties keep the first maximum in row-major order (as PyTorch)
-            dt = np.uint8 if kk < 256 else np.int32
-            arg = np.greater(cols[1], cols[0]).astype(dt)
-            y = np.maximum(cols[0], cols[1])
-            for idx in range(2, kk):
-                later = (cols[idx] > y).astype(dt)
-                np.maximum(y, cols[idx], out=y)
-                later *= dt(idx)
-                np.maximum(arg, later, out=arg)  # = idx where later (idx > every earlier offset)
-            if np.isnan(y).any():  # NaN propagates; its index is that of the last NaN (as torch)
-                for idx in range(kk):
-                    np.copyto(arg, idx, where=np.isnan(cols[idx]))
+        n, c = x4.shape[:2]
+        kk = k[0] * k[1]
+        need_arg = with_indices or (self.needs_input_grad[0] and _State.enabled)
+        dt = np.uint8 if kk < 256 else np.int32
+        y = np.empty((n, c) + tuple(out), x.dtype)
+        arg = np.empty(y.shape, dt) if need_arg else None
+        extent = _extent(k, s, d, out)
+
+        def part(lo, hi):  # examples lo..hi, on one of the threads (chainrule.parallel)
+            xp = _padded(x4[lo:hi], p, extent, -np.inf)
+            cols = _gather(xp, k, s, d, out)  # (kH kW, n, C, H_out, W_out), a plane per offset
+            _running_max(cols, y[lo:hi], None if arg is None else arg[lo:hi])
+            return xp.shape[2:]
+
+        padded_hw = parallel_for(n, part, min_chunk=_min_chunk(x4))[0]
+        self.geom = (x.shape, (n, c) + tuple(padded_hw), k, s, p, d, out)
         self.save(arg)
         y = y if x.ndim == 4 else y[0]
         if not with_indices:
@@ -204,16 +219,52 @@ class MaxPool2d(Function):
         (arg,) = self.saved
         shape, pshape, k, s, p, d, out = self.geom
         g = _as4d(gy)
+        shape4 = _as4d_shape(shape)
+        gx = np.empty(shape4, g.dtype)
+        slices = _window_slices(k, s, d, out)
 
-        def routed(idx, dst):  # dy/dx = 1 at the argmax of the window, 0 elsewhere
-            hit = arg == idx
-            if dst is None:
-                return g * hit
-            np.multiply(g, hit, out=dst)
+        def part(lo, hi):
+            ga, aa = g[lo:hi], arg[lo:hi]
 
-        gx = _spread(routed, _window_slices(k, s, d, out), pshape, p, _as4d_shape(shape), k, s, d,
-                     out, g.dtype)
+            def routed(idx, dst):  # dy/dx = 1 at the argmax of the window, 0 elsewhere
+                hit = aa == idx
+                if dst is None:
+                    return ga * hit
+                np.multiply(ga, hit, out=dst)
+
+            _spread(routed, slices, (hi - lo,) + pshape[1:], p, (hi - lo,) + shape4[1:], k, s, d,
+                    out, g.dtype, dst=gx[lo:hi])
+
+        parallel_for(shape4[0], part, min_chunk=_min_chunk(gx))
         return gx.reshape(shape)
+
+
+def _running_max(cols, y, arg):
+    """y = the maximum over the planes of cols (kH kW, ...) and, unless arg is None, arg = the
+    first plane where it is reached; both written in place."""
+    kk = len(cols)
+    if kk == 1:
+        y[...] = cols[0]
+        if arg is not None:
+            arg[...] = 0
+        return
+    if arg is None:
+        np.max(cols, axis=0, out=y)  # no backward to come: the maxima only
+        return
+    # running maximum and the offset where it was reached; an offset takes over only when
+    # strictly larger, so ties keep the first maximum in row-major order (as PyTorch)
+    dt = arg.dtype.type
+    np.greater(cols[1], cols[0], out=arg, casting="unsafe")
+    np.maximum(cols[0], cols[1], out=y)
+    later = np.empty_like(arg)
+    for idx in range(2, kk):
+        np.greater(cols[idx], y, out=later, casting="unsafe")
+        np.maximum(y, cols[idx], out=y)
+        later *= dt(idx)
+        np.maximum(arg, later, out=arg)  # = idx where later (idx > every earlier offset)
+    if np.isnan(y).any():  # NaN propagates; its index is that of the last NaN (as torch)
+        for idx in range(kk):
+            np.copyto(arg, idx, where=np.isnan(cols[idx]))
 
 
 def _as4d_shape(shape):
@@ -283,27 +334,44 @@ class AvgPool2d(Function):
 
     def forward(self, x, k, s, p, out, inv):
         x4 = _as4d(x)
+        n, c = x4.shape[:2]
         d = (1, 1)
-        xp = _padded(x4, p, _extent(k, s, d, out), 0)
-        cols = _gather(xp, k, s, d, out)  # (kH kW, N, C, H_out, W_out)
-        kk = len(cols)
-        # the window sums as one GEMV over the planes (faster than adding them one by one)
-        y = (np.ones(kk, x.dtype) @ cols.reshape(kk, -1)).reshape(cols.shape[1:])
-        y *= inv
-        self.geom = (x.shape, xp.shape, k, s, p, out, inv)
+        y = np.empty((n, c) + tuple(out), x.dtype)
+        extent = _extent(k, s, d, out)
+
+        def part(lo, hi):  # examples lo..hi, on one of the threads (chainrule.parallel)
+            xp = _padded(x4[lo:hi], p, extent, 0)
+            cols = _gather(xp, k, s, d, out)  # (kH kW, n, C, H_out, W_out)
+            kk = len(cols)
+            # the window sums as one GEMV over the planes (faster than adding them one by one)
+            yp = y[lo:hi].reshape(-1)
+            np.matmul(np.ones(kk, x.dtype), cols.reshape(kk, -1), out=yp)
+            y[lo:hi] *= inv
+            return xp.shape[2:]
+
+        padded_hw = parallel_for(n, part, min_chunk=_min_chunk(x4))[0]
+        self.geom = (x.shape, (n, c) + tuple(padded_hw), k, s, p, out, inv)
         return y if x.ndim == 4 else y[0]
 
     def backward(self, gy):
         shape, pshape, k, s, p, out, inv = self.geom
         g = _as4d(gy) * inv  # dy/dx = 1 / D on each window
+        shape4 = _as4d_shape(shape)
+        gx = np.empty(shape4, g.dtype)
+        slices = _window_slices(k, s, (1, 1), out)
 
-        def spread(idx, dst):
-            if dst is None:
-                return g
-            dst[...] = g
+        def part(lo, hi):
+            ga = g[lo:hi]
 
-        gx = _spread(spread, _window_slices(k, s, (1, 1), out), pshape, p, _as4d_shape(shape), k,
-                     s, (1, 1), out, g.dtype)
+            def spread(idx, dst):
+                if dst is None:
+                    return ga
+                dst[...] = ga
+
+            _spread(spread, slices, (hi - lo,) + pshape[1:], p, (hi - lo,) + shape4[1:], k, s,
+                    (1, 1), out, g.dtype, dst=gx[lo:hi])
+
+        parallel_for(shape4[0], part, min_chunk=_min_chunk(gx))
         return gx.reshape(shape)
 
 

@@ -41,11 +41,24 @@ than PyTorch's; see benchmarks/rnn.py).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..autograd.function import Function
+from ..parallel import wide_blas
 from ..tensor import Tensor
 from ._util import OpError, OpTypeError
+
+
+def _wide_blas(method):
+    """Run a whole-sequence forward or backward with all BLAS threads: its time loop is a chain of
+    GEMMs (chainrule.parallel holds the BLAS at one thread elsewhere)."""
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with wide_blas():
+            return method(self, *args, **kwargs)
+    return run
 
 
 # ---- shared pieces -----------------------------------------------------------------------------
@@ -220,6 +233,7 @@ class RNN(Function):
 
     fresh_grads = True
 
+    @_wide_blas
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, reverse=False,
                 nonlinearity="tanh"):
         T, B, _ = x.shape
@@ -247,6 +261,7 @@ class RNN(Function):
         self.save(x, S, w_ih, w_hh)
         return _outputs(S, sc, T, H)
 
+    @_wide_blas
     def backward(self, gy, ghn):
         x, S, w_ih, w_hh = self.saved
         sc = self.sc
@@ -278,6 +293,7 @@ class LSTM(Function):
 
     fresh_grads = True
 
+    @_wide_blas
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None,
                 reverse=False):
         T, B, _ = x.shape
@@ -324,6 +340,7 @@ class LSTM(Function):
         y, hn = _outputs(S, sc, T, H)
         return y, hn, sc.unrows(np.ascontiguousarray(C[0 if reverse else T].T))
 
+    @_wide_blas
     def backward(self, gy, ghn, gcn):
         x, S, C, TC, G, w_ih, w_hh = self.saved
         sc = self.sc
@@ -381,6 +398,7 @@ class GRU(Function):
 
     fresh_grads = True
 
+    @_wide_blas
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, reverse=False):
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -424,6 +442,7 @@ class GRU(Function):
         self.save(x, S, G, A, w_ih, w_hh)
         return _outputs(S, sc, T, H)
 
+    @_wide_blas
     def backward(self, gy, ghn):
         x, S, G, A, w_ih, w_hh = self.saved
         sc, needs = self.sc, self.needs_input_grad
