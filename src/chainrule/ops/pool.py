@@ -167,9 +167,11 @@ def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None)
     return dst
 
 
-PARALLEL_MIN_NUMBERS = 1 << 16
+PARALLEL_MIN_NUMBERS = 1 << 18
 """The input numbers a thread should get at least when pooling splits its batch over the threads
-(chainrule.parallel): below some 64k, the split costs more than it saves."""
+(chainrule.parallel). Measured on 2 threads, 2x2 max pooling forward: (128, 6, 28, 28) 0.86 ->
+0.77 ms split, (128, 16, 10, 10) 0.27 -> 0.40 ms split (the wake-up of the second thread costs
+more than half the work saves), hence 256k numbers a thread."""
 
 
 def _min_chunk(x4):
