@@ -158,7 +158,7 @@ def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None)
             g_of(idx, view)  # writes its part
         else:
             view += g_of(idx, None)
-    if gxp.shape == shape and dst is None or gxp is dst:
+    if (gxp.shape == shape and dst is None) or gxp is dst:
         return gxp
     H, W = shape[2:]
     if dst is None:
