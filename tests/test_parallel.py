@@ -139,3 +139,28 @@ def test_max_pool_indices_split_over_threads(threads):
     threads(2)
     _, split = F.max_pool2d(cr.tensor(xs), 2, return_indices=True)
     np.testing.assert_array_equal(split.numpy(), serial.numpy())
+
+
+def _thread_settings(env):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import chainrule.parallel as p; print(p.get_num_threads(), p.blas_threads())")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                         capture_output=True, text=True, check=True)
+    return tuple(None if v == "None" else int(v) for v in out.stdout.split())
+
+
+def test_thread_count_follows_the_environment():
+    import os
+
+    if parallel.blas_threads() is None:
+        pytest.skip("the BLAS's thread count cannot be set (not OpenBLAS)")
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU available: the BLAS caps its threads at one")
+    # OMP_NUM_THREADS=2: two threads for chainrule, the BLAS held at one between big GEMMs
+    assert _thread_settings({"OMP_NUM_THREADS": "2", "CHAINRULE_NUM_THREADS": ""}) == (2, 1)
+    # CHAINRULE_NUM_THREADS=1: serial, and the BLAS keeps its own count
+    assert _thread_settings({"OMP_NUM_THREADS": "2", "CHAINRULE_NUM_THREADS": "1"}) == (1, 2)
+    assert _thread_settings({"OMP_NUM_THREADS": "1", "CHAINRULE_NUM_THREADS": ""}) == (1, 1)
