@@ -28,3 +28,4 @@ float = float32
 double = float64
 
 __version__ = "0.1.0"
+from . import onnx  # noqa: E402  (chainrule.onnx.export; the onnx package is imported on call)
