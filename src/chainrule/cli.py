@@ -339,7 +339,9 @@ def main(argv=None) -> int:
             return cmd_sample(args)
         defaults = vars(_recipe_parser(args.recipe).parse_args([]))
         return cmd_train(args, defaults)
-    except (CLIError, CorruptFileError, FileNotFoundError) as e:
+    except (CLIError, CorruptFileError, OSError) as e:  # OSError: a missing file, a full disk
+        if isinstance(e, OSError) and e.strerror and str(e.filename) in e.strerror:
+            e = e.strerror  # chainrule's own message, which names the file already
         print(f"chainrule: error: {e}", file=sys.stderr)
         return 2
 

@@ -60,11 +60,22 @@ def load_batch(path):
     if data is None or labels is None:
         raise ValueError(f"{path}: the batch lacks the 'data' or 'labels' key (keys: "
                          f"{sorted(map(str, batch))}); {_ADVICE}")
-    data = np.asarray(data)
+    try:
+        data = np.asarray(data)
+    except ValueError:  # a ragged nested list
+        raise ValueError(f"{path}: 'data' must be uint8 (N, 3072), got a ragged "
+                         f"{type(data).__name__}; {_ADVICE}") from None
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise ValueError(f"{path}: 'data' must be uint8 (N, 3072), got {data.dtype} "
                          f"{data.shape}; {_ADVICE}")
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    try:
+        arr = np.asarray(labels)
+    except ValueError:  # ragged
+        arr = np.empty(0, object)
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{path}: 'labels' must be integers 0..9, got a "
+                         f"{type(labels).__name__} of {arr.dtype}; {_ADVICE}")
+    labels = arr.astype(np.int64).reshape(-1)
     if len(labels) != len(data):
         raise ValueError(f"{path}: {len(data)} images but {len(labels)} labels; {_ADVICE}")
     if len(labels) and (labels.min() < 0 or labels.max() > 9):

@@ -76,7 +76,20 @@ def read_idx(path, expect_magic=None):
                 raise IDXError(f"{path}: truncated IDX header (expected {ndim} dimension sizes); "
                                f"{_ADVICE}")
             dims = struct.unpack(f">{ndim}I", raw_dims)
-            arr = np.empty(dims, dtype=_IDX_TYPES[head[2]])
+            dtype = _IDX_TYPES[head[2]]
+            nbytes = int(np.prod(dims, dtype=object)) * dtype.itemsize  # exact, no overflow
+            have = None if opener is gzip.open else os.path.getsize(path) - 4 - 4 * ndim
+            if have is not None and nbytes > have:  # checked before allocating the array
+                raise IDXError(f"{path}: truncated: the header announces {dims} elements "
+                               f"({nbytes} bytes) but only {have} bytes follow; {_ADVICE}")
+            if nbytes > 2 ** 40:
+                raise IDXError(f"{path}: corrupt: the header announces {dims} elements "
+                               f"({nbytes} bytes), more than any IDX file holds; {_ADVICE}")
+            try:
+                arr = np.empty(dims, dtype=dtype)
+            except (MemoryError, ValueError):
+                raise IDXError(f"{path}: the header announces {dims} elements ({nbytes} bytes), "
+                               f"more than fits in memory; corrupt? {_ADVICE}") from None
             got = _read_exactly(f, arr)
             if got < arr.nbytes:
                 raise IDXError(f"{path}: truncated: the header announces {dims} elements "

@@ -5,10 +5,18 @@ accepted for PyTorch compatibility and ignored: results are always new tensors.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from .. import ops
 from .module import Module
+
+
+def _number(layer, name, v):
+    """``v`` if it is a real number, else a TypeError naming the layer and the argument."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{layer}: {name} must be a number, got {v!r}")
+    return v
 
 
 class ReLU(Module):
@@ -30,7 +38,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope)
         self.inplace = inplace
 
     def forward(self, input):
@@ -62,8 +70,10 @@ class Softplus(Module):
 
     def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()
+        if _number("Softplus", "beta", beta) == 0:
+            raise ValueError("Softplus: beta must be non-zero (it divides), got 0")
         self.beta = beta
-        self.threshold = threshold
+        self.threshold = _number("Softplus", "threshold", threshold)
 
     def forward(self, input):
         return ops.softplus(input, self.beta, self.threshold)

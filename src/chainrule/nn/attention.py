@@ -25,7 +25,7 @@ import numpy as np
 from .. import backend
 from ..ops.attention import additive_scores, attend, attention
 from ..ops.dropout import check_p
-from ..ops._util import OpError
+from ..ops._util import OpError, OpTypeError
 from ..tensor import Tensor
 from . import init
 from .linear import Linear
@@ -114,6 +114,11 @@ class AdditiveAttention(Module):
         who = f"AdditiveAttention({self.query_dim}, {self.key_dim}, {self.hidden_dim})"
         q, value, mask, single = _prepare(who, query, key, value, mask, self.query_dim,
                                           self.key_dim)
+        got = (q.dtype, key.dtype, value.dtype)
+        if any(d != self.v.dtype for d in got):
+            raise OpTypeError(f"{who}: expected query, key and value of the parameters' dtype "
+                              f"{self.v.dtype}, got {', '.join(map(str, got))}; convert them "
+                              f"(e.g. x.float() or module.to(dtype))")
         kp = self.key_proj(key) if projected_key is None else projected_key
         scores = additive_scores(self.query_proj(q), kp, self.v)  # (B, L, S)
         ctx, w = attend(scores, value, mask)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import backend, ops
-from ..ops._util import OpError
+from ..ops._util import OpError, OpTypeError
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -33,7 +33,8 @@ class Linear(Module):
         bias: learn an additive bias b (default True).
         dtype: dtype of the parameters (the default dtype, float32, if None).
 
-    Shape: input (*, in_features) -> output (*, out_features).
+    Shape: input (*, in_features) -> output (*, out_features). The input must have the
+    parameters' dtype (an int or float64 input to float32 weights is an error, as in PyTorch).
 
     Parameters: ``weight`` (out_features, in_features) and ``bias`` (out_features,), both drawn
     from U(-1/sqrt(in_features), 1/sqrt(in_features)) (PyTorch's default: kaiming_uniform_ with
@@ -74,6 +75,10 @@ class Linear(Module):
             got = tuple(shape) if isinstance(input, Tensor) else type(input).__name__
             raise OpError(f"Linear({self.in_features}, {self.out_features}): expected input "
                           f"(*, {self.in_features}), got {got}")
+        if input.dtype != self.weight.dtype:  # an int input would silently give float64
+            raise OpTypeError(f"Linear({self.in_features}, {self.out_features}): input has "
+                              f"dtype {input.dtype} but the parameters have {self.weight.dtype}; "
+                              f"convert one (e.g. x.float() or module.to(dtype))")
         return ops.linear(input, self.weight, self.bias)
 
     def extra_repr(self):

@@ -14,12 +14,20 @@ Example::
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 
 from ..ops import loss as F
 from .module import Module
 
 _REDUCTIONS = ("mean", "sum", "none")
+
+
+def _number(loss, name, v):
+    """``v`` if it is a real number, else a TypeError naming the loss and the argument."""
+    if not isinstance(v, numbers.Real) or isinstance(v, bool):
+        raise TypeError(f"{loss}: {name} must be a number, got {v!r}")
+    return v
 
 
 def _legacy_reduction(size_average, reduce):
@@ -94,6 +102,7 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
                  reduction="mean", label_smoothing=0.0):
         super().__init__(weight, size_average, reduce, reduction)
+        _number("CrossEntropyLoss", "label_smoothing", label_smoothing)
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
                              f"{label_smoothing}")
@@ -221,7 +230,7 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
         super().__init__(size_average, reduce, reduction)
-        if beta < 0:
+        if _number("SmoothL1Loss", "beta", beta) < 0:
             raise ValueError(f"SmoothL1Loss: beta must be >= 0, got {beta}")
         self.beta = beta
 
@@ -241,7 +250,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction=reduction)
-        if delta <= 0:
+        if _number("HuberLoss", "delta", delta) <= 0:
             raise ValueError(f"HuberLoss: delta must be > 0, got {delta}")
         self.delta = delta
 

@@ -371,8 +371,16 @@ class Module:
             if k not in state_dict:
                 continue
             v = state_dict[k]
-            arr = v.data if isinstance(v, Tensor) else np.asarray(v)
-            if arr.shape != target.data.shape:
+            try:
+                arr = v.data if isinstance(v, Tensor) else np.asarray(v)
+            except ValueError:  # a ragged list
+                arr = np.empty(0, object)
+            if arr.dtype.kind not in "biuf":  # None, strings, objects, complex numbers
+                what = type(v).__name__ + ("" if v is None or isinstance(v, str) else
+                                           f" of dtype {arr.dtype}")
+                mismatch.append(f"wrong value for {k}: expected an array of real numbers of "
+                                f"shape {tuple(target.data.shape)}, got a {what}.")
+            elif arr.shape != target.data.shape:
                 mismatch.append(f"size mismatch for {k}: copying a param with shape "
                                 f"{tuple(arr.shape)} from checkpoint, the shape in current model "
                                 f"is {tuple(target.data.shape)}.")

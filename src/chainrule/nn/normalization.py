@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..ops._util import OpError
+from ..ops._util import OpError, OpTypeError
 from ..ops.normalization import batch_norm, local_response_norm
 from ..tensor import Tensor
 from . import init
@@ -83,6 +83,11 @@ class _BatchNorm(Module):
             got = shape if shape is not None else type(input).__name__
             raise OpError(f"{type(self).__name__}({self.num_features}): expected input "
                           f"{expected}, got {got}")
+        own = next((t.dtype for t in (self.weight, self.running_mean) if t is not None), None)
+        if own is not None and input.dtype != own:  # mixing would silently compute in float64
+            raise OpTypeError(f"{type(self).__name__}({self.num_features}): input has dtype "
+                              f"{input.dtype} but the parameters and running statistics have "
+                              f"{own}; convert one (e.g. x.float() or module.to(dtype))")
         return shape
 
     def forward(self, input):
@@ -128,7 +133,7 @@ class BatchNorm1d(_BatchNorm):
             ``num_batches_tracked`` buffers (default True); without them batch statistics are
             used in eval mode too.
 
-    Shape: (N, C) or (N, C, L) -> the same.
+    Shape: (N, C) or (N, C, L) -> the same. The input must have the parameters' dtype.
 
     Example::
 
@@ -148,7 +153,7 @@ class BatchNorm2d(_BatchNorm):
 
     Args, buffers and train/eval behaviour: as ``BatchNorm1d``.
 
-    Shape: (N, C, H, W) -> the same.
+    Shape: (N, C, H, W) -> the same. The input must have the parameters' dtype.
 
     Example::
 
@@ -181,6 +186,11 @@ class LocalResponseNorm(Module):
 
     def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
         super().__init__()
+        if not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"LocalResponseNorm: size must be a positive int, got {size!r}")
+        for name, v in (("alpha", alpha), ("beta", beta), ("k", k)):
+            if not isinstance(v, numbers.Real) or isinstance(v, bool):
+                raise TypeError(f"LocalResponseNorm: {name} must be a number, got {v!r}")
         self.size = size
         self.alpha = alpha
         self.beta = beta

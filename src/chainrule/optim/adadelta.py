@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..backend import xp
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative, check_number
 
 
 class Adadelta(Optimizer):
@@ -37,6 +37,7 @@ class Adadelta(Optimizer):
 
     def _check_group(self, group, where):
         super()._check_group(group, where)
+        check_number(group["rho"], "rho value", where)
         if not 0.0 <= group["rho"] <= 1.0:
             raise ValueError(f"Invalid rho value: {group['rho']}{where}")
         check_nonnegative(group["eps"], "epsilon value", where)

@@ -24,6 +24,7 @@ and InverseTimeLR compute eta_t from eta_0 in closed form.
 from __future__ import annotations
 
 import math
+import numbers
 import types
 import warnings
 from collections import Counter
@@ -106,7 +107,20 @@ class LRScheduler:
                 if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        """Restore a ``state_dict()`` (load the optimizer's own state_dict as well)."""
+        """Restore a ``state_dict()`` (load the optimizer's own state_dict as well).
+
+        Raises ValueError, naming the keys, for the state of another kind of scheduler.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{name}: expected a dict, got {type(state_dict).__name__}")
+        own = [k for k in self.state_dict() if k != "lr_lambdas"]  # LambdaLR restores those
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own and k != "lr_lambdas"]
+        if missing or unexpected:
+            raise ValueError(f"{name}: the state dict is not one of a {type(self).__name__} "
+                             f"(the state of another scheduler?): missing keys {missing}, "
+                             f"unexpected keys {unexpected}")
         self.__dict__.update({k: (list(v) if isinstance(v, list) else v)
                               for k, v in state_dict.items()})
 
@@ -117,6 +131,19 @@ class LRScheduler:
 def _check_positive_int(value, what, owner):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{owner}: expected {what} to be a positive int, got {value!r}")
+
+
+def _check_number(value, what, owner, low=0.0, strict=False, integer=False):
+    """``value`` if it is a number (an int if ``integer``) >= low (> low if ``strict``); else a
+    TypeError or ValueError naming the scheduler, the argument and the value."""
+    kind = numbers.Integral if integer else numbers.Real
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"{owner}: expected {what} to be {'an int' if integer else 'a number'}, "
+                        f"got {value!r}")
+    if value < low or (strict and value == low):
+        raise ValueError(f"{owner}: expected {what} {'>' if strict else '>='} {low:g}, got "
+                         f"{value!r}")
+    return value
 
 
 class LambdaLR(LRScheduler):
@@ -182,7 +209,7 @@ class StepLR(LRScheduler):
     def __init__(self, optimizer, step_size, gamma=0.1, last_epoch=-1):
         _check_positive_int(step_size, "step_size", "StepLR")
         self.step_size = step_size
-        self.gamma = gamma
+        self.gamma = _check_number(gamma, "gamma", "StepLR", strict=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -206,8 +233,17 @@ class MultiStepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, milestones, gamma=0.1, last_epoch=-1):
+        given = milestones
+        iterable = hasattr(given, "__iter__") and not isinstance(given, (str, bytes))
+        milestones = list(given) if iterable else None
+        if not iterable or any(not isinstance(m, numbers.Integral) or isinstance(m, bool)
+                               for m in milestones):
+            raise TypeError(f"MultiStepLR: expected milestones to be a list of step indices "
+                            f"(ints), got {given!r}")
+        if any(m < 0 for m in milestones):
+            raise ValueError(f"MultiStepLR: expected milestones >= 0, got {milestones}")
         self.milestones = Counter(milestones)
-        self.gamma = gamma
+        self.gamma = _check_number(gamma, "gamma", "MultiStepLR", strict=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -232,7 +268,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, gamma, last_epoch=-1):
-        self.gamma = gamma
+        self.gamma = _check_number(gamma, "gamma", "ExponentialLR", strict=True)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -265,7 +301,7 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(self, optimizer, T_max, eta_min=0.0, last_epoch=-1):
         _check_positive_int(T_max, "T_max", "CosineAnnealingLR")
         self.T_max = T_max
-        self.eta_min = eta_min
+        self.eta_min = _check_number(eta_min, "eta_min", "CosineAnnealingLR")
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -364,8 +400,15 @@ class ReduceLROnPlateau(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau: expected an Optimizer, got "
                             f"{type(optimizer).__name__}")
-        if factor >= 1.0:
+        who = "ReduceLROnPlateau"
+        if _check_number(factor, "factor", who) >= 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
+        _check_number(patience, "patience", who, integer=True)
+        _check_number(threshold, "threshold", who)
+        _check_number(cooldown, "cooldown", who, integer=True)
+        _check_number(eps, "eps", who)
+        for v in (min_lr if isinstance(min_lr, (list, tuple)) else [min_lr]):
+            _check_number(v, "min_lr", who)
         if mode not in ("min", "max"):
             raise ValueError(f"ReduceLROnPlateau: mode should be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
@@ -408,7 +451,11 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics):
         """Record this epoch's metric; reduce the lr after more than ``patience`` bad epochs."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError):
+            raise TypeError(f"ReduceLROnPlateau.step: expected the monitored metric as a number "
+                            f"(e.g. the validation loss), got {metrics!r}") from None
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best = current

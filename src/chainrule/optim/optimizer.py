@@ -12,6 +12,7 @@ hyperparameter checks, ``_check_group(group)``.
 from __future__ import annotations
 
 import copy
+import numbers
 from collections import defaultdict
 
 import numpy as np
@@ -21,8 +22,16 @@ from ..backend import xp
 from ..tensor import Tensor
 
 
+def check_number(value, what, where=""):
+    """Raise ``TypeError('Invalid <what>: expected a number, got <value>')`` unless ``value`` is
+    a real number (a string, None, a bool or a list would fail later with a bare message)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"Invalid {what}: expected a number, got {value!r}{where}")
+
+
 def check_nonnegative(value, what, where=""):
     """Raise ``ValueError('Invalid <what>: <value>')`` unless ``0 <= value`` (NaN fails too)."""
+    check_number(value, what, where)
     if not 0.0 <= value:
         raise ValueError(f"Invalid {what}: {value}{where}")
 
@@ -34,6 +43,7 @@ def check_betas(betas, where=""):
     except (TypeError, ValueError):
         raise ValueError(f"Invalid betas: expected a pair (beta1, beta2), got {betas!r}{where}")
     for i, b in enumerate((b1, b2)):
+        check_number(b, f"beta parameter at index {i}", where)
         if not 0.0 <= b < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {b}{where}")
 
@@ -86,8 +96,8 @@ class Optimizer:
     def _validate(self, group, where):
         try:
             self._check_group(group, where)
-        except ValueError as e:
-            raise ValueError(f"{type(self).__name__}: {e}") from None
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{type(self).__name__}: {e}") from None
 
     # ---- hooks for subclasses --------------------------------------------------------------
     def _check_group(self, group, where):

@@ -48,6 +48,9 @@ class RMSprop(Optimizer):
         check_nonnegative(group["momentum"], "momentum value", where)
         check_nonnegative(group["weight_decay"], "weight_decay value", where)
         check_nonnegative(group["alpha"], "alpha value", where)
+        if group["alpha"] > 1:  # v = alpha v + (1 - alpha) g^2 would turn negative
+            raise ValueError(f"Invalid alpha value: {group['alpha']} (expected 0 <= alpha <= 1)"
+                             f"{where}")
 
     def _step_group(self, group):
         lr = float(group["lr"])

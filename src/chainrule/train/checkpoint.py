@@ -47,7 +47,11 @@ def make_checkpoint(model, optimizer=None, scheduler=None, *, epoch=0, best=None
 
 
 def save_checkpoint(checkpoint: dict, *paths) -> None:
-    """Write ``checkpoint`` atomically to each of ``paths`` (serialized once)."""
+    """Write ``checkpoint`` atomically to each of ``paths`` (serialized once), in that order.
+
+    Give ``last.ckpt`` last: the run resumes from it, so a crash before it is written only
+    repeats the epoch, while a crash after it must not leave the other files behind.
+    """
     buf = io.BytesIO()
     save(checkpoint, buf)
     for path in paths:

@@ -8,6 +8,7 @@ evaluation together.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import sys
@@ -25,16 +26,26 @@ class CSVLog:
     """
 
     def __init__(self, path, history=()):
+        from ..serialization import _atomic_write
+
         self.path = os.fspath(path)
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            for record in history:
-                writer.writerow(_row(record))
+        buf = io.StringIO(newline="")
+        writer = csv.DictWriter(buf, FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for record in history:
+            writer.writerow(_row(record))
+        # atomic: a crash while a resumed run rewrites the log never leaves it cut short
+        _atomic_write(self.path, buf.getvalue().encode(), who="CSVLog")
 
     def append(self, record: dict) -> None:
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, FIELDS, extrasaction="ignore").writerow(_row(record))
+        try:
+            with open(self.path, "a", newline="") as f:
+                csv.DictWriter(f, FIELDS, extrasaction="ignore").writerow(_row(record))
+        except OSError as e:  # e.g. a full disk: name the file (a bare write error does not)
+            reason = e.strerror or str(e)
+            raise OSError(e.errno, f"CSVLog: could not append epoch {record.get('epoch')} to "
+                                   f"'{self.path}': {reason[:1].lower() + reason[1:]}",
+                          self.path) from e
 
 
 def _row(record):

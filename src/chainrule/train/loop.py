@@ -203,7 +203,11 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs=1, *, s
             raise FileNotFoundError(f"fit(resume=True): no checkpoint to resume from at "
                                     f"'{last_path}'")
         ckpt = load_checkpoint(last_path)
-        restore(ckpt, model, optimizer, scheduler)  # weights, moments, lr, RNG
+        try:
+            restore(ckpt, model, optimizer, scheduler)  # weights, moments, lr, RNG
+        except (RuntimeError, ValueError, TypeError, KeyError) as e:  # another architecture...
+            raise type(e)(f"fit(resume=True): the checkpoint '{last_path}' does not fit this "
+                          f"run's model, optimizer or scheduler: {e}") from None
         start, history, best = ckpt["epoch"], ckpt["history"], ckpt["best"] or best
         say(f"resumed from {last_path} after epoch {start}")
     elif last_path is not None and os.path.exists(last_path):
@@ -248,7 +252,9 @@ def fit(model, optimizer, loss_fn, train_loader, val_loader=None, epochs=1, *, s
         if out_dir is not None:
             ckpt = make_checkpoint(model, optimizer, scheduler, epoch=epoch, best=best,
                                    history=history, config=config)
-            save_checkpoint(ckpt, last_path, *([best_path] if is_best else []))
+            # best.ckpt before last.ckpt: a crash between the two writes then leaves best.ckpt
+            # ahead (the resumed run redoes that epoch and writes both), never stale
+            save_checkpoint(ckpt, *([best_path] if is_best else []), last_path)
             csv_log.append(record)
             if plot and (epoch == epochs or time.monotonic() - last_plot > PLOT_EVERY_SECONDS):
                 _plot(history, out_dir)

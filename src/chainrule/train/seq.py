@@ -453,7 +453,11 @@ def fit_epochs(trainer, epochs, *, scheduler=None, monitor="val_loss", out_dir=N
             if not _same(ckpt.get(key), value):
                 raise ValueError(f"fit_epochs: the checkpoint {last_path} has another {key!r} "
                                  f"than this run's data; resume with the same data options")
-        restore(ckpt, model, optimizer, scheduler)
+        try:
+            restore(ckpt, model, optimizer, scheduler)  # weights, moments, lr, RNG
+        except (RuntimeError, ValueError, TypeError, KeyError) as e:  # another architecture...
+            raise type(e)(f"fit_epochs(resume=True): the checkpoint '{last_path}' does not fit "
+                          f"this run's model, optimizer or scheduler: {e}") from None
         trainer.load_state_dict(ckpt.get("trainer") or {})
         start, history, best = ckpt["epoch"], ckpt["history"], ckpt["best"] or best
         say(f"resumed from {last_path} after epoch {start}")
@@ -483,7 +487,8 @@ def fit_epochs(trainer, epochs, *, scheduler=None, monitor="val_loss", out_dir=N
                                    history=history, config=config)
             ckpt["trainer"] = trainer.state_dict()
             ckpt.update(extra)
-            save_checkpoint(ckpt, last_path, *([best_path] if is_best else []))
+            # best.ckpt first: a crash between the writes never leaves it stale (see train.loop)
+            save_checkpoint(ckpt, *([best_path] if is_best else []), last_path)
             log_csv.append(record)
             if plot and (epoch == epochs or time.monotonic() - last_plot > PLOT_EVERY_SECONDS):
                 trainer.plot(history, os.path.join(out_dir, "curves.png"), title)
