@@ -48,6 +48,37 @@ def from_numpy(array):
     return Tensor._make(array, False, None, 0)
 
 
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any CPU array that speaks DLPack (has ``__dlpack__``): a
+    PyTorch tensor, a NumPy array, a JAX array, another chainrule Tensor. No copy is made: writes
+    through either side show in the other. The dtype is kept; the result does not require grad.
+
+    Raises:
+        TypeError: ``ext_tensor`` has no ``__dlpack__``.
+        BufferError: the producer can't hand its memory over (another device than the CPU, a
+            dtype NumPy lacks such as bfloat16, a torch tensor that requires grad: ``.detach()``
+            it first); the message names the type, device, shape and dtype.
+    """
+    if not hasattr(ext_tensor, "__dlpack__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ (a torch tensor, a "
+                        f"numpy array, ...), got {type(ext_tensor).__name__}")
+    try:
+        arr = np.from_dlpack(ext_tensor)
+    except (BufferError, RuntimeError, TypeError, ValueError) as e:
+        what = type(ext_tensor).__name__
+        if hasattr(ext_tensor, "shape"):
+            what += f", shape {tuple(ext_tensor.shape)}"
+        if hasattr(ext_tensor, "dtype"):
+            what += f", dtype {ext_tensor.dtype}"
+        try:
+            dev = tuple(int(v) for v in ext_tensor.__dlpack_device__())
+            what += f", DLPack device {dev} (the CPU is (1, 0))"
+        except Exception:  # noqa: BLE001 - only for the message
+            pass
+        raise BufferError(f"from_dlpack: can't share the memory of ({what}): {e}") from e
+    return Tensor._make(arr, False, None, 0)
+
+
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     return _new(np.zeros(_size(size, "zeros"), _fdt(dtype)), requires_grad)
 

@@ -292,3 +292,67 @@ def load(f, map_location=None):
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptFileError(f"chainrule.load: '{name}' is corrupt: its chainrule.tree "
                                f"metadata can't be read ({type(e).__name__}: {e})") from None
+
+
+# ---- safetensors files written by other tools (PyTorch, ...) --------------------------------
+
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+              "I8": "i1", "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+
+
+def load_safetensors(path) -> dict:
+    """Every tensor of a safetensors file, as a dict name -> Tensor (names as stored).
+
+    For weights saved by another framework, e.g. PyTorch::
+
+        safetensors.torch.save_file(torch_model.state_dict(), "w.safetensors")   # in PyTorch
+        model.load_state_dict(chainrule.load_safetensors("w.safetensors"))        # here
+
+    The names are those of the file (a PyTorch state dict's ``features.0.weight`` ...), so a
+    chainrule model with the same architecture and names (``nn.Linear``, ``nn.Conv2d``,
+    ``nn.LSTM``, ``nn.BatchNorm2d`` ... follow PyTorch's) loads them directly. Dtypes are kept
+    (F64, F32, F16, integers, BOOL), except BF16, which NumPy lacks: it becomes float32 exactly
+    (a bfloat16 is the top 16 bits of a float32). A file written by ``chainrule.save`` gives its
+    arrays flat, named by their paths (``model/0.weight``); use ``chainrule.load`` for the tree.
+    Every array is a fresh, writable copy (nothing maps the file), and no code is run.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CorruptFileError (a ValueError): truncated, damaged or not safetensors, or a tensor whose
+            byte range does not fit its dtype and shape; the message names the file and tensor.
+        TypeError: a tensor of a dtype NumPy can't hold (the float8 kinds); names the tensor.
+    """
+    name = os.fspath(path)
+    with open(name, "rb") as fh:
+        data = fh.read()
+    header = _read_header(data, name)  # checks the header and that the data is all there
+    base = 8 + struct.unpack("<Q", data[:8])[0]
+    out = {}
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            code, shape = info["dtype"], [int(s) for s in info["shape"]]
+            start, end = (int(o) for o in info["data_offsets"])
+        except (TypeError, KeyError, ValueError):
+            raise CorruptFileError(f"load_safetensors: '{name}': the header entry of tensor "
+                                   f"'{key}' lacks a valid dtype, shape or data_offsets") from None
+        if code == "BF16":
+            dt = np.dtype("<u2")
+        elif code in _ST_DTYPES:
+            dt = np.dtype(_ST_DTYPES[code])
+        else:
+            raise TypeError(f"load_safetensors: '{name}': tensor '{key}' has dtype {code}, which "
+                            f"NumPy can't hold (supported: {', '.join(_ST_DTYPES)}, BF16)")
+        count = int(np.prod(shape, dtype=np.int64))
+        if end - start != count * dt.itemsize or start < 0 or min(shape, default=0) < 0:
+            raise CorruptFileError(f"load_safetensors: '{name}': tensor '{key}' ({code}, shape "
+                                   f"{tuple(shape)}) needs {count * dt.itemsize} bytes but its "
+                                   f"data_offsets [{start}, {end}] give {end - start}")
+        arr = np.frombuffer(data, dt, count, base + start).reshape(shape)
+        if code == "BF16":
+            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        else:
+            arr = arr.astype(dt.newbyteorder("="), copy=True)  # native order, writable
+        out[key] = Tensor._make(arr, False, None, 0)
+    return out

@@ -131,6 +131,21 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 
+    def __dlpack__(self, **kwargs):
+        """A DLPack capsule of ``data`` (no copy), so that ``torch.from_dlpack(t)``,
+        ``numpy.from_dlpack(t)`` or ``jax.dlpack.from_dlpack(t)`` share this tensor's memory.
+        Only the values travel: the autograd graph and ``grad`` stay here. Keyword arguments
+        (``stream``, ``max_version``, ``dl_device``, ``copy``) go to ndarray.__dlpack__."""
+        try:
+            return self.data.__dlpack__(**kwargs)
+        except (BufferError, TypeError, ValueError) as e:
+            raise type(e)(f"Tensor.__dlpack__: can't export a tensor of shape {tuple(self.shape)} "
+                          f"and dtype {self.data.dtype} through DLPack: {e}") from e
+
+    def __dlpack_device__(self):
+        """(device type, device id) for DLPack: always (1, 0), the CPU."""
+        return self.data.__dlpack_device__()
+
     def __len__(self):
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -203,7 +218,9 @@ class Tensor:
     def _accumulate_grad(self, g, fresh=False):
         """.grad += g; the first gradient is copied unless ``fresh`` (a new array only we hold)."""
         if self.grad is None:
-            self.grad = Tensor._make(g if fresh and g.flags.writeable else g.copy(), False, None, 0)
+            own = fresh and isinstance(g, np.ndarray) and g.flags.writeable
+            # np.array copies, and gives an ndarray (one we can add into) for a NumPy scalar too
+            self.grad = Tensor._make(g if own else np.array(g), False, None, 0)
         else:
             np.add(self.grad.data, g, out=self.grad.data)
 

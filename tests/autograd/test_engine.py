@@ -363,7 +363,7 @@ def test_detect_anomaly_names_log_in_log0_times_0():
     x = f64([0.0, 1.0])
     with detect_anomaly():
         with np.errstate(divide="ignore", invalid="ignore"):
-            y = (x.log() * 0).sum()
+            y = x.log().sum()  # d log(x)/dx = 1/x = inf at 0
             with pytest.raises(RuntimeError, match="Log"):
                 y.backward()
 
@@ -476,3 +476,14 @@ def test_a_backward_of_the_wrong_shape_or_count_is_caught():
         WrongShape.apply(x).backward()
     with pytest.raises(RuntimeError, match="WrongCount.*2 gradients for 1 inputs"):
         WrongCount.apply(x).sum().backward()
+
+
+def test_a_0d_leaf_accumulates_two_gradient_contributions():
+    """A scalar leaf reached by two paths: the first gradient (a NumPy scalar in some ops) is
+    stored as an array that the second can be added into."""
+    x = cr.tensor(1.5, requires_grad=True)
+    w = cr.tensor(2.0, requires_grad=True)
+    x1 = x + w * x  # (1 + w) x
+    (x1 + w * x1).backward()  # (1 + w)^2 x: d/dx = (1 + w)^2 = 9, d/dw = 2 (1 + w) x = 9
+    assert float(x.grad.data) == 9.0 and float(w.grad.data) == 9.0
+    assert isinstance(x.grad.data, np.ndarray)

@@ -284,8 +284,9 @@ SOFTMAX = [
     _soft("softmax"),
     _soft("log_softmax"),
     OpInfo("logsumexp", "softmax",
-           [S((3, 4), dim=1), S((2, 3, 4), dim=0, keepdim=True), S((5,), dim=0), S((3, 1), dim=1),
-            S(_LARGE, dim=1), S(_LARGE, dim=0, keepdim=True)],
+           # logits of 1e4 are checked against a float64 reference in tests/property/test_stability.py
+           # (torch's float32 gradient there is the less accurate one)
+           [S((3, 4), dim=1), S((2, 3, 4), dim=0, keepdim=True), S((5,), dim=0), S((3, 1), dim=1)],
            errors=[E(lambda: cr.logsumexp(cr.randn(3, 4), dim=-3), IndexError, "logsumexp",
                      "dim -3")]),
 ]

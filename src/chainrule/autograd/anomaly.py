@@ -5,9 +5,11 @@
 """
 from __future__ import annotations
 
+import os
 import traceback
 
 _enabled = False
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # .../chainrule/
 
 
 def is_anomaly_enabled() -> bool:
@@ -16,7 +18,9 @@ def is_anomaly_enabled() -> bool:
 
 def note_creation(ctx) -> None:
     stack = traceback.extract_stack()[:-3]
-    frames = [f for f in stack if "/chainrule/" not in f.filename.replace("\\", "/")] or stack
+    # the user's line: the last frame outside the package (a checkout folder may also be called
+    # "chainrule", so compare with the package's own path, not with the name)
+    frames = [f for f in stack if not os.path.abspath(f.filename).startswith(_PACKAGE)] or stack
     f = frames[-1]
     ctx.created_at = f"{f.filename}:{f.lineno} in {f.name}: {f.line}"
 

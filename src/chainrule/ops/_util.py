@@ -33,7 +33,7 @@ def unbroadcast(g, shape):
         return g
     lead = g.ndim - len(shape)
     size1 = tuple(i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1)
-    if not size1 and lead > 0 and g.dtype.kind == "f":
+    if not size1 and lead > 0 and g.dtype.kind == "f" and g.size:  # (reshape(-1, 0) is ambiguous)
         # only leading axes: a (rows, features) GEMV is much faster than ndarray.sum(0)
         g2 = g.reshape(-1, int(np.prod(shape, dtype=np.int64)))
         return (np.ones(g2.shape[0], g.dtype) @ g2).reshape(shape)
@@ -119,3 +119,18 @@ def no_grad_result(arr):
 
 def to_array(x):
     return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def zero_where_no_grad(g, gz):
+    """``g`` with 0 wherever the incoming gradient ``gz`` is exactly 0 (same shape as ``g``).
+
+    The chain rule multiplies gz by the local derivative d; where d is infinite or NaN (sqrt, log,
+    1/b at 0, exp overflow) and gz = 0, plain arithmetic gives 0 * inf = NaN. gz = 0 there means no
+    gradient flows through that element (e.g. the branch ``where`` did not take), so its
+    contribution is 0: ``where(x > 0, sqrt(x), 0)`` has gradient 0 at x = 0, not NaN. Where gz is
+    not 0 the non-finite value stays (d sqrt(x)/dx at 0 is inf, as in PyTorch). The check costs
+    one pass; the ``np.where`` only runs when g has a non-finite value.
+    """
+    if g.size and not np.isfinite(g).all():
+        g = np.where(gz == 0, np.zeros((), g.dtype), g)
+    return g

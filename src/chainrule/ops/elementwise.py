@@ -2,6 +2,10 @@
 
 Each op's backward multiplies the incoming gradient by the op's derivative, elementwise (its
 Jacobian is diagonal); binary ops then undo NumPy broadcasting with ``unbroadcast``.
+
+NaN-safe edges: where an op's derivative is infinite (sqrt, rsqrt, log at 0; 1/b at b = 0; x^p at
+0 for p < 1; exp overflow) an element whose incoming gradient is exactly 0 gets gradient 0, not
+0 * inf = NaN (``zero_where_no_grad``), so ``where(x > 0, sqrt(x), 0)`` is differentiable at 0.
 """
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import get_default_dtype
-from ._util import OpError, binary_operands, no_grad_result, unbroadcast
+from ._util import OpError, binary_operands, no_grad_result, unbroadcast, zero_where_no_grad
 
 
 # ---- arithmetic --------------------------------------------------------------------------------
@@ -70,9 +74,11 @@ class Div(Function):
         b, z = self.saved
         sa, sb = self.shapes
         na, nb = self.needs_input_grad
-        ga = gz / b
+        with np.errstate(divide="ignore", invalid="ignore"):  # b = 0: inf/NaN, masked below
+            ga = zero_where_no_grad(gz / b, gz)
+            gb = zero_where_no_grad(-ga * z, gz) if nb else None
         return (unbroadcast(ga, sa) if na else None,  # dz/da = 1/b
-                unbroadcast(-ga * z, sb) if nb else None)  # dz/db = -a/b^2 = -z/b
+                unbroadcast(gb, sb) if nb else None)  # dz/db = -a/b^2 = -z/b
 
 
 class Neg(Function):
@@ -100,12 +106,13 @@ class Pow(Function):
         na, nb = self.needs_input_grad
         ga = gb = None
         if na:
-            ga = unbroadcast(gz * b * a ** (b - 1), sa)  # dz/da = b a^(b-1)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a = 0, b < 1: inf
+                ga = unbroadcast(zero_where_no_grad(gz * b * a ** (b - 1), gz), sa)  # b a^(b-1)
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):
                 dlog = z * np.log(a)  # dz/db = a^b log a
-            dlog = np.where((a == 0) & (b >= 0), 0, dlog)  # limit 0 at a = 0 (PyTorch's choice)
-            gb = unbroadcast(gz * dlog, sb)
+                dlog = np.where((a == 0) & (b >= 0), 0, dlog)  # limit 0 at a = 0 (PyTorch's)
+                gb = unbroadcast(zero_where_no_grad(gz * dlog, gz), sb)
         return ga, gb
 
 
@@ -124,7 +131,8 @@ class PowScalar(Function):
             return np.zeros_like(a)
         if p == 2:
             return gz * (2 * a)  # dz/da = 2a
-        return gz * (p * a ** (p - 1))  # dz/da = p a^(p-1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0, p < 1: inf
+            return zero_where_no_grad(gz * (p * a ** (p - 1)), gz)  # dz/da = p a^(p-1)
 
 
 # ---- unary math --------------------------------------------------------------------------------
@@ -138,7 +146,8 @@ class Exp(Function):
 
     def backward(self, gz):
         (z,) = self.saved
-        return gz * z  # dz/da = exp(a) = z
+        with np.errstate(invalid="ignore"):  # overflowed z = inf
+            return zero_where_no_grad(gz * z, gz)  # dz/da = exp(a) = z
 
 
 class Log(Function):
@@ -150,7 +159,8 @@ class Log(Function):
 
     def backward(self, gz):
         (a,) = self.saved
-        return gz / a  # dz/da = 1/a
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: inf (a < 0: NaN forward)
+            return zero_where_no_grad(gz / a, gz)  # dz/da = 1/a
 
 
 class Log1p(Function):
@@ -162,7 +172,8 @@ class Log1p(Function):
 
     def backward(self, gz):
         (a,) = self.saved
-        return gz / (1 + a)  # dz/da = 1/(1+a)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = -1: inf
+            return zero_where_no_grad(gz / (1 + a), gz)  # dz/da = 1/(1+a)
 
 
 class Sqrt(Function):
@@ -175,7 +186,8 @@ class Sqrt(Function):
 
     def backward(self, gz):
         (z,) = self.saved
-        return gz / (2 * z)  # dz/da = 1/(2 sqrt a)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 0: inf, as PyTorch
+            return zero_where_no_grad(gz / (2 * z), gz)  # dz/da = 1/(2 sqrt a)
 
 
 class Rsqrt(Function):
@@ -188,7 +200,8 @@ class Rsqrt(Function):
 
     def backward(self, gz):
         (z,) = self.saved
-        return gz * (-0.5 * z * z * z)  # dz/da = -a^(-3/2) / 2 = -z^3 / 2
+        with np.errstate(over="ignore", invalid="ignore"):  # a = 0: z = inf
+            return zero_where_no_grad(gz * (-0.5 * z * z * z), gz)  # -a^(-3/2) / 2 = -z^3 / 2
 
 
 class Square(Function):

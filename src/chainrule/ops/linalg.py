@@ -17,6 +17,11 @@ def _swap(m):
     return np.swapaxes(m, -1, -2)
 
 
+def _rows(m):
+    """m as a matrix (rows, last dim); unlike reshape(-1, k) also right for zero-size m."""
+    return m.reshape(int(np.prod(m.shape[:-1], dtype=np.int64)), m.shape[-1])
+
+
 def _macs(sa, sb):
     """Multiply-adds of a @ b for shapes sa, sb (an upper bound where batch dims broadcast)."""
     k = sa[-1]
@@ -73,8 +78,7 @@ class MatMul(Function):
         if a2 is not None:  # dz/db: a^T gz
             if b2 is None or len(sb) <= 2:
                 if len(sb) == 2 and gz.ndim > 2:  # batch @ matrix: one big GEMM
-                    k = a2.shape[-1]
-                    gb = a2.reshape(-1, k).T @ gz.reshape(-1, gz.shape[-1])
+                    gb = _rows(a2).T @ _rows(gz)
                 else:
                     gb = np.matmul(_swap(a2), gz)
             else:
@@ -104,10 +108,10 @@ class Linear(Function):
     def backward(self, gy):
         x, w = self.saved
         needs = self.needs_input_grad
-        g2 = gy.reshape(-1, gy.shape[-1])
+        g2 = _rows(gy)
         with blas_for(g2.size * self.xshape[-1]):
             gx = (g2 @ w).reshape(self.xshape) if needs[0] else None  # dL/dx = dL/dy W
-            gw = g2.T @ x.reshape(-1, x.shape[-1]) if needs[1] else None  # dL/dW = dL/dy^T x
+            gw = g2.T @ _rows(x) if needs[1] else None  # dL/dW = dL/dy^T x
         if len(needs) == 2:
             return gx, gw
         gb = np.ones(g2.shape[0], g2.dtype) @ g2 if needs[2] else None  # dL/db = sum_rows dL/dy

@@ -70,7 +70,7 @@ class Var(Function):
 
 
 class Std(Function):
-    """z = sqrt(var) over dims."""
+    """z = sqrt(var) over dims; gradient 0 where z = 0 (all equal), as PyTorch."""
 
     def forward(self, a, dims, keepdim, correction):
         n = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
@@ -87,7 +87,8 @@ class Std(Function):
         shape, dims, keepdim = self.meta
         g = _expand_back(gz, shape, dims, keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return g * c / (self.denom * z)  # dz/da_i = (a_i - mean) / ((n - corr) std)
+            d = c / (self.denom * np.where(z == 0, 1, z))  # std = 0: c = 0, gradient 0 (PyTorch)
+            return g * d  # dz/da_i = (a_i - mean) / ((n - corr) std)
 
 
 class MaxMinAll(Function):
