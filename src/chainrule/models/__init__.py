@@ -26,3 +26,6 @@ __all__ += ["AlexNet", "alexnet", "BasicConv2d", "GoogLeNet", "GoogLeNetOutputs"
             "resnet18", "resnet20", "resnet32", "resnet34", "resnet44", "resnet50", "resnet56",
             "resnet101", "resnet110", "resnet152", "VGG", "vgg11", "vgg11_bn", "vgg13",
             "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vgg_small"]
+from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_  # noqa: E402
+
+__all__ += ["DCGANDiscriminator", "DCGANGenerator", "dcgan_init_"]
