@@ -15,9 +15,10 @@ no parameters) or B (1x1 conv + BN, ``--shortcut B``).
 Training as He et al. on CIFAR, shortened for the CPU: SGD with momentum 0.9 and weight decay
 5e-4, a cosine schedule from lr 0.1 over 15 epochs, batch 128, random crops of the 2-pixel padded
 image and left-right flips. The convolutions run in NumPy: an epoch of ResNet-20 took about
-225 s with OMP_NUM_THREADS=1 on the shared 2-core build machine (``--depth 14``: about 170 s,
-``--depth 8``: about 80 s); on a machine whose cores are busy with other work, OMP_NUM_THREADS=1
-is much faster than two BLAS threads. Data and split: see ``recipes._cnn``. At the end the first
+225 s with OMP_NUM_THREADS=1 on the AMD build machine (``--depth 14``: about 170 s, ``--depth 8``:
+about 80 s), and on the Intel one about 300 s with one thread, 230 s with two (convolutions split
+their batch over the threads; the last digits of the results depend on the number of threads);
+on a machine whose cores are busy with other work, OMP_NUM_THREADS=1 is much faster than two. Data and split: see ``recipes._cnn``. At the end the first
 layer's 3x3 filters are drawn to ``OUT/filters.png``.
 """
 from __future__ import annotations
