@@ -61,15 +61,19 @@ def _check_lengths(g, node):
                    "export the model on full-length sequences")
 
 
+def _operands(g, node, kind, n_states):
+    """The node's input x, its initial states, ONNX's W, R and B (gates reordered) and H."""
+    x = node.inputs[0]
+    states = node.inputs[1:1 + n_states]
+    w_ih, w_hh, b_ih, b_hh = (list(node.inputs[1 + n_states:]) + [None, None])[:4]
+    W, Rw, B = _weights(g, node, kind, w_ih, w_hh, b_ih, b_hh)
+    return x, states, W, Rw, B, w_hh.shape[1]
+
+
 def _sequence(g, node, kind, n_states, **attrs):
     """A whole-sequence op: x (T, B, I), states, weights -> y (T, B, H), final states (B, H)."""
     _check_lengths(g, node)
-    x = node.inputs[0]
-    states = node.inputs[1:1 + n_states]
-    ws = list(node.inputs[1 + n_states:]) + [None, None]
-    w_ih, w_hh, b_ih, b_hh = ws[:4]
-    H = w_hh.shape[1]
-    W, Rw, B = _weights(g, node, kind, w_ih, w_hh, b_ih, b_hh)
+    x, states, W, Rw, B, H = _operands(g, node, kind, n_states)
     ins = [g.use(x), W, Rw, B, ""] + [_state(g, s) for s in states]
     outs = g.add(kind, ins, 1 + n_states, hidden_size=H,
                  direction="reverse" if node.params.get("reverse") else "forward", **attrs)
@@ -81,12 +85,7 @@ def _sequence(g, node, kind, n_states, **attrs):
 
 def _cell(g, node, kind, n_states, **attrs):
     """One step: x (B, I) as a sequence of one step; returns the new states (B, H)."""
-    x = node.inputs[0]
-    states = node.inputs[1:1 + n_states]
-    ws = list(node.inputs[1 + n_states:]) + [None, None]
-    w_ih, w_hh, b_ih, b_hh = ws[:4]
-    H = w_hh.shape[1]
-    W, Rw, B = _weights(g, node, kind, w_ih, w_hh, b_ih, b_hh)
+    x, states, W, Rw, B, H = _operands(g, node, kind, n_states)
     ins = [g.unsqueeze(g.use(x), [0]), W, Rw, B, ""] + [_state(g, s) for s in states]
     finals = [g.tmp(f"{kind.lower()}_state") for _ in range(n_states)]
     g.add(kind, ins, [""] + finals, hidden_size=H, **attrs)
