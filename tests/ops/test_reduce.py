@@ -117,3 +117,13 @@ def test_mean_gradient_is_one_over_n():
     x = cr.ones(2, 5, requires_grad=True)
     x.mean(dim=1).sum().backward()
     np.testing.assert_allclose(x.grad.data, np.full((2, 5), 0.2))
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_along_dim_0_of_a_0d_tensor(name):
+    """torch.max(torch.tensor(2.), dim=0) is (2., 0): a 0-d tensor has a dim 0 of one element."""
+    x = cr.tensor(2.0, requires_grad=True)
+    values, indices = getattr(cr, name)(x, dim=0)
+    assert values.item() == 2.0 and indices.item() == 0
+    values.backward()
+    assert x.grad.item() == 1.0

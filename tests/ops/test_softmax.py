@@ -80,3 +80,24 @@ def test_logsumexp_of_all_minus_inf_is_minus_inf_as_torch():
 def test_softmax_dtype_argument_casts_first():
     p = cr.softmax(cr.randn(2, 3), dim=1, dtype=cr.float64)
     assert p.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_over_an_empty_dim(name):
+    """torch.softmax(torch.zeros(0), 0) is an empty tensor, and so is chainrule's."""
+    x = cr.zeros(0, requires_grad=True)
+    y = getattr(cr, name)(x, dim=0)
+    assert y.shape == (0,)
+    y.sum().backward()
+    assert x.grad.shape == (0,)
+
+
+def test_logsumexp_over_an_empty_dim_is_minus_inf():
+    """torch.logsumexp(torch.zeros(2, 0), 1) is [-inf, -inf]: the log of an empty sum."""
+    torch = import_torch()
+    x = cr.zeros(2, 0, requires_grad=True)
+    y = cr.logsumexp(x, dim=1)
+    ref = torch.logsumexp(torch.zeros(2, 0), 1)
+    np.testing.assert_array_equal(y.data, ref.numpy())
+    y.sum().backward()
+    assert x.grad.shape == (2, 0)

@@ -47,11 +47,9 @@ MODERATE_ONLY = {"sin", "cos", "matmul", "matmul_operator"}
 # at 1e30 where PyTorch's stays finite, and the norm of one element of 1e-31 underflows to 0 where
 # PyTorch gives |x| (precision gaps, not wrong formulas); float64 still gets the wide range
 FLOAT32_MODERATE = {"var", "std", "norm"}
-# no zero-size dims: max/min/amax/amin raise on an empty reduced dim (as PyTorch); softmax,
-# log_softmax and logsumexp raise where PyTorch gives an empty tensor or -inf
-# (test_known_gaps.py); clamp with tensor bounds (PyTorch's backward fails on zero-size bounds)
-NEEDS_ELEMENTS = {"max", "min", "amax", "amin", "logsumexp", "softmax", "log_softmax",
-                  "clamp_tensor_bounds"}
+# no zero-size dims: max/min/amax/amin raise on an empty reduced dim (as PyTorch); clamp with
+# tensor bounds (PyTorch's backward fails on zero-size bounds)
+NEEDS_ELEMENTS = {"max", "min", "amax", "amin", "clamp_tensor_bounds"}
 # gradients computed as differences of O(1) numbers: 1 - h^2, h (1 - h) from the output of a
 # saturating op, p (w - sum_j w_j p_j) for softmax (|w| ~ 1 here). Their rounding error is
 # absolute, about eps, so small gradients (saturation, cancellation) are judged against 1
@@ -105,8 +103,7 @@ def draw_case(data, op, exponents):
             label="shapes")
         shapes = list(bs.input_shapes)
     else:
-        # (max/min along a dim of a 0-d tensor fail: test_known_gaps.py)
-        min_dims = 0 if op.family == "reduce" and op.name not in ("max", "min") else 1
+        min_dims = 0 if op.family == "reduce" else 1
         shape = data.draw(hnp.array_shapes(min_dims=min_dims, max_dims=4, min_side=min_side,
                                            max_side=4), label="shape")
         shapes = [shape]

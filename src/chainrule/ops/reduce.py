@@ -188,6 +188,10 @@ def _maxmin(a, dim, keepdim, is_max, name):
     if dim is None:
         return MaxMinAll.apply(a, dims=normalize_dims(None, a.ndim), keepdim=False, is_max=is_max)
     d = normalize_dim(dim, a.ndim, name)
+    if a.ndim == 0:  # a 0-d tensor's one element is its max and min, at index 0 (as PyTorch)
+        from .shape import reshape
+
+        return ValuesIndices(reshape(a, ()), no_grad_result(np.zeros((), np.int64)))
     vals = MaxMinDim.apply(a, dim=d, keepdim=keepdim, is_max=is_max)
     idx = (np.argmax if is_max else np.argmin)(a.data, axis=d, keepdims=keepdim)
     return ValuesIndices(vals, no_grad_result(idx.astype(np.int64)))

@@ -19,6 +19,11 @@ class LogSumExp(Function):
     turn into a relative error of eps |z| (5e-4 at |a| = 1e4 in float32)."""
 
     def forward(self, a, dim, keepdim):
+        self.meta = (dim, keepdim)
+        if a.shape[dim] == 0:  # the log of an empty sum: -inf (as PyTorch); no gradient to pass
+            self.save(np.zeros_like(a))
+            z = np.full(a.shape[:dim] + (1,) + a.shape[dim + 1:], -np.inf, a.dtype)
+            return z if keepdim else np.squeeze(z, axis=dim)
         m = np.max(a, axis=dim, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         e = np.exp(a - m)
@@ -27,7 +32,6 @@ class LogSumExp(Function):
             z = m + np.log(se)
             if self.needs_input_grad[0]:
                 self.save(e / se)  # softmax(a); NaN for a row of -inf, as exp(a - z) was
-        self.meta = (dim, keepdim)
         return z if keepdim else np.squeeze(z, axis=dim)
 
     def backward(self, gz):
@@ -41,6 +45,10 @@ class Softmax(Function):
     """p = exp(s - max s) / sum exp(s - max s) along dim."""
 
     def forward(self, s, dim):
+        self.dim = dim
+        if s.shape[dim] == 0:  # nothing to normalize: an empty result (as PyTorch)
+            self.save(s.copy())
+            return s.copy()
         e = np.exp(s - np.max(s, axis=dim, keepdims=True))
         p = e / np.sum(e, axis=dim, keepdims=True)
         self.dim = dim
@@ -57,6 +65,10 @@ class LogSoftmax(Function):
     """log p = s - logsumexp(s) along dim."""
 
     def forward(self, s, dim):
+        self.dim = dim
+        if s.shape[dim] == 0:  # nothing to normalize: an empty result (as PyTorch)
+            self.save(s.copy())
+            return s.copy()
         m = np.max(s, axis=dim, keepdims=True)
         sh = s - m
         out = sh - np.log(np.sum(np.exp(sh), axis=dim, keepdims=True))
