@@ -73,6 +73,17 @@ def test_train_then_eval(tmp_path, capsys):
     assert "val accuracy" in capsys.readouterr().out
 
 
+def test_eval_of_weights_that_do_not_fit_the_model_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(out, "--epochs", "1", "--hidden", "6") == 0
+    capsys.readouterr()
+    # --hidden 3 after the checkpoint builds a smaller net than the one the weights are for
+    assert main(["eval", str(out / "last.ckpt"), "--hidden", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "do not fit the 'perceptron' model" in err and "last.ckpt" in err
+    assert "Traceback" not in err
+
+
 def test_resume_extends_a_run_to_the_same_weights(tmp_path, capsys):
     assert _train(tmp_path / "a", "--epochs", "4", "--optimizer", "momentum") == 0
     assert _train(tmp_path / "b", "--epochs", "2", "--optimizer", "momentum") == 0

@@ -278,7 +278,11 @@ def cmd_eval(args, extra) -> int:
     rargs.limit_train = config.get("limit_train")
     cr.manual_seed(config.get("seed", 0))
     setup = recipes.get_recipe(config["recipe"]).build(rargs)
-    setup.model.load_state_dict(ckpt["model"])
+    try:
+        setup.model.load_state_dict(ckpt["model"])
+    except (RuntimeError, KeyError, ValueError) as e:  # weights of another architecture
+        raise CLIError(f"eval: the weights in {args.checkpoint} do not fit the "
+                       f"{config['recipe']!r} model its config describes: {e}") from None
     recipe = recipes.get_recipe(config["recipe"])
     if hasattr(recipe, "test"):  # sequence recipes measure themselves
         print(f"{args.checkpoint}: {config['recipe']} after epoch {ckpt['epoch']}")

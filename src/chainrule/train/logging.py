@@ -23,24 +23,27 @@ class CSVLog:
         path: the CSV file.
         history: records already done (a resumed run's); the file is rewritten with the header
             and these rows, dropping rows of epochs that were logged after the last checkpoint.
+        fields: the columns (default FIELDS; a trainer may add its own, e.g. bits per character).
     """
 
-    def __init__(self, path, history=()):
+    def __init__(self, path, history=(), fields=FIELDS):
         from ..serialization import _atomic_write
 
         self.path = os.fspath(path)
+        self.fields = tuple(fields)
         buf = io.StringIO(newline="")
-        writer = csv.DictWriter(buf, FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(buf, self.fields, extrasaction="ignore")
         writer.writeheader()
         for record in history:
-            writer.writerow(_row(record))
+            writer.writerow(_row(record, self.fields))
         # atomic: a crash while a resumed run rewrites the log never leaves it cut short
         _atomic_write(self.path, buf.getvalue().encode(), who="CSVLog")
 
     def append(self, record: dict) -> None:
         try:
             with open(self.path, "a", newline="") as f:
-                csv.DictWriter(f, FIELDS, extrasaction="ignore").writerow(_row(record))
+                csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(
+                    _row(record, self.fields))
         except OSError as e:  # e.g. a full disk: name the file (a bare write error does not)
             reason = e.strerror or str(e)
             raise OSError(e.errno, f"CSVLog: could not append epoch {record.get('epoch')} to "
@@ -48,8 +51,8 @@ class CSVLog:
                           self.path) from e
 
 
-def _row(record):
-    return {k: "" if record.get(k) is None else record[k] for k in FIELDS}
+def _row(record, fields=FIELDS):
+    return {k: "" if record.get(k) is None else record[k] for k in fields}
 
 
 def read_csv(path) -> list[dict]:

@@ -28,7 +28,6 @@ the carried recurrent state) and any ``extra`` entries (the vocabularies).
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
@@ -41,7 +40,7 @@ from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
 from .checkpoint import (load_checkpoint, make_checkpoint, remove_stale_temps, restore,
                          save_checkpoint)
-from .logging import FIELDS, format_epoch, progress_bar
+from .logging import FIELDS, CSVLog, format_epoch, progress_bar
 from .loop import FitResult
 from .metrics import RunningMean
 
@@ -359,25 +358,6 @@ class Seq2SeqTrainer:
 
 # ---- the epochs -------------------------------------------------------------------------------
 
-class _CSV:
-    """log.csv with the standard columns and a trainer's own, rewritten from history on resume."""
-
-    def __init__(self, path, fields, history):
-        self.path, self.fields = path, tuple(fields)
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, self.fields, extrasaction="ignore")
-            w.writeheader()
-            for r in history:
-                w.writerow(self._row(r))
-
-    def _row(self, r):
-        return {k: "" if r.get(k) is None else r[k] for k in self.fields}
-
-    def append(self, r):
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, self.fields, extrasaction="ignore").writerow(self._row(r))
-
-
 def _same(a, b):
     """Equality of checkpoint entries (plain data; lists may come back as tuples)."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
@@ -464,7 +444,7 @@ def fit_epochs(trainer, epochs, *, scheduler=None, monitor="val_loss", out_dir=N
     elif last_path is not None and os.path.exists(last_path):
         say(f"note: starting over in {out_dir} (its earlier last.ckpt will be overwritten)")
     if out_dir is not None:
-        log_csv = _CSV(os.path.join(out_dir, "log.csv"), fields, history)
+        log_csv = CSVLog(os.path.join(out_dir, "log.csv"), history, fields)  # atomic rewrite
     last_plot = time.monotonic()
 
     for epoch in range(start + 1, epochs + 1):
