@@ -103,3 +103,12 @@ def one_hot(tensor, num_classes=-1):
     out = np.zeros(arr.shape + (num_classes,), np.int64)
     np.put_along_axis(out, idx[..., None], 1, axis=-1)
     return Tensor._make(out, False, None, 0)
+
+
+from .generative import (bernoulli_log_likelihood, elbo, gan_discriminator_loss,  # noqa: E402
+                         gan_generator_loss, gan_value, gaussian_kl, gaussian_log_likelihood,
+                         importance_weighted_log_likelihood, iwae_log_likelihood,
+                         sample_diag_gaussian)
+__all__ += ["gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_likelihood", "gan_value",
+            "gan_discriminator_loss", "gan_generator_loss", "elbo",
+            "importance_weighted_log_likelihood", "iwae_log_likelihood", "sample_diag_gaussian"]
