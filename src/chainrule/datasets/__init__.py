@@ -19,3 +19,7 @@ from .seq_tasks import Addition, DateTranslation  # noqa: E402
 from .text import CharDataset, Vocabulary  # noqa: E402
 
 __all__ += ["Addition", "CharDataset", "DateTranslation", "Vocabulary", "seq_tasks", "text"]
+from . import shapes_world  # noqa: E402
+from .shapes_world import ShapesWorld  # noqa: E402
+
+__all__ += ["ShapesWorld", "shapes_world"]
