@@ -23,3 +23,7 @@ from . import shapes_world  # noqa: E402
 from .shapes_world import ShapesWorld  # noqa: E402
 
 __all__ += ["ShapesWorld", "shapes_world"]
+from . import story_qa  # noqa: E402
+from .story_qa import StoryQA, read_babi, write_babi  # noqa: E402
+
+__all__ += ["StoryQA", "read_babi", "story_qa", "write_babi"]
