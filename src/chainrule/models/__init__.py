@@ -29,3 +29,6 @@ __all__ += ["AlexNet", "alexnet", "BasicConv2d", "GoogLeNet", "GoogLeNetOutputs"
 from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_  # noqa: E402
 
 __all__ += ["DCGANDiscriminator", "DCGANGenerator", "dcgan_init_"]
+from .vae import VAE, ConvVAE  # noqa: E402
+
+__all__ += ["VAE", "ConvVAE"]
