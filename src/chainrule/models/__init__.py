@@ -29,6 +29,9 @@ __all__ += ["AlexNet", "alexnet", "BasicConv2d", "GoogLeNet", "GoogLeNetOutputs"
 from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init_  # noqa: E402
 
 __all__ += ["DCGANDiscriminator", "DCGANGenerator", "dcgan_init_"]
+from .memory_qa import MemoryQA  # noqa: E402
+
+__all__ += ["MemoryQA"]
 from .vae import VAE, ConvVAE  # noqa: E402
 
 __all__ += ["VAE", "ConvVAE"]

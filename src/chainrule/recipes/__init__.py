@@ -37,6 +37,7 @@ RECIPES = {
     "charlm": "chainrule.recipes.charlm",
     "dates": "chainrule.recipes.dates",
     "addition": "chainrule.recipes.addition",
+    "memqa": "chainrule.recipes.memqa",
 }
 
 # name -> (the rule, default learning rate)
