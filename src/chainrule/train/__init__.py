@@ -19,3 +19,4 @@ from .plots import plot_history
 __all__ = ["FIELDS", "CSVLog", "FitResult", "RunningMean", "accuracy", "correct_count",
            "evaluate", "fit", "format_epoch", "load_checkpoint", "make_checkpoint",
            "plot_history", "read_csv", "restore", "save_checkpoint", "train_one_epoch"]
+from .gan import fit_gan  # noqa: E402,F401  (alternating GAN loop, notes 4.3)
