@@ -35,3 +35,6 @@ __all__ += ["MemoryQA"]
 from .vae import VAE, ConvVAE  # noqa: E402
 
 __all__ += ["VAE", "ConvVAE"]
+from .vqa import VQANet  # noqa: E402
+
+__all__ += ["VQANet"]

@@ -38,6 +38,7 @@ RECIPES = {
     "dates": "chainrule.recipes.dates",
     "addition": "chainrule.recipes.addition",
     "memqa": "chainrule.recipes.memqa",
+    "vqa": "chainrule.recipes.vqa",
     "gan1d": "chainrule.recipes.gan1d",
 }
 

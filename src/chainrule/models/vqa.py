@@ -1,0 +1,126 @@
+"""Visual question answering with two thought vectors (notes 3.4).
+
+    image (B, 3, H, W) -> CNN: n x [Conv2d 3x3 stride 2 -> BatchNorm2d -> ReLU] -> flatten
+                       -> Linear -> ReLU: the image thought vector v (B, image_dim)
+    question tokens (B, L) with lengths (B,) -> Embedding -> LSTM/GRU -> last real state h
+                       (B, question_dim): the question thought vector
+        (or, with question_encoder='code', the 11-number Sort-of-CLEVR code -> Linear -> ReLU)
+    [v ; h] (B, image_dim + question_dim) -> MLP (Linear -> ReLU)* -> Linear -> logits
+                       (B, num_answers)
+
+The question RNN is given the lengths, so padding never reaches the final state.
+``forward(images, questions, lengths=None, codes=None)`` also takes one tuple
+``(images, questions, lengths, codes)`` (the inputs of ``train.fit``'s loop).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import nn
+from ..ops import cat
+from ..tensor import Tensor
+
+
+class VQANet(nn.Module):
+    """CNN image encoder + RNN (or code MLP) question encoder + MLP answer decoder.
+
+    Args:
+        vocab_size: words of the questions (ids in [0, V)); unused with question_encoder='code'.
+        num_answers: the answer classes.
+        image_size: H = W of the input images (default 64).
+        channels: output channels of each stride-2 conv block (default (24, 24, 24, 24)).
+        image_dim: size of the image thought vector (default 128).
+        embed_dim: word embedding size (default 32).
+        question_dim: size of the question thought vector (the RNN's hidden size; default 64).
+        hidden: sizes of the decoder's hidden layers (default (256, 256)).
+        question_encoder: 'rnn' (tokens through the RNN) or 'code' (the question code through
+            a Linear + ReLU).
+        rnn: 'lstm' or 'gru'.
+        code_size: length of the question code (default 11).
+        pad_id: the padding word id (default 0).
+    """
+
+    def __init__(self, vocab_size, num_answers, image_size=64, channels=(24, 24, 24, 24),
+                 image_dim=128, embed_dim=32, question_dim=64, hidden=(256, 256),
+                 question_encoder="rnn", rnn="lstm", code_size=11, pad_id=0):
+        super().__init__()
+        if question_encoder not in ("rnn", "code"):
+            raise ValueError(f"VQANet: question_encoder must be 'rnn' or 'code', got "
+                             f"{question_encoder!r}")
+        if rnn not in ("lstm", "gru"):
+            raise ValueError(f"VQANet: rnn must be 'lstm' or 'gru', got {rnn!r}")
+        channels = tuple(int(c) for c in channels)
+        if not channels:
+            raise ValueError("VQANet: channels needs at least one conv block, got ()")
+        size = int(image_size)
+        layers, c_in = [], 3
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU()]
+            c_in, size = c, (size + 1) // 2
+        if size < 1:
+            raise ValueError(f"VQANet: {len(channels)} stride-2 blocks leave no pixels of a "
+                             f"{image_size}x{image_size} image")
+        self.image_size, self.question_encoder = int(image_size), question_encoder
+        self.rnn_kind, self.pad_id = rnn, int(pad_id)
+        self.code_size, self.num_answers = int(code_size), int(num_answers)
+        self.cnn = nn.Sequential(*layers)
+        self.image_fc = nn.Linear(c_in * size * size, image_dim)
+        if question_encoder == "rnn":
+            self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=self.pad_id)
+            cls = nn.LSTM if rnn == "lstm" else nn.GRU
+            self.rnn = cls(embed_dim, question_dim, batch_first=True)
+        else:
+            self.code_fc = nn.Linear(code_size, question_dim)
+        dims = [image_dim + question_dim] + [int(h) for h in hidden]
+        mlp = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            mlp += [nn.Linear(a, b), nn.ReLU()]
+        mlp.append(nn.Linear(dims[-1], num_answers))
+        self.decoder = nn.Sequential(*mlp)
+
+    def encode_image(self, images):
+        """(B, 3, H, W) -> the image thought vector (B, image_dim)."""
+        if images.ndim != 4 or images.shape[1] != 3 or images.shape[2] != self.image_size \
+                or images.shape[3] != self.image_size:
+            raise ValueError(f"VQANet: expected images (B, 3, {self.image_size}, "
+                             f"{self.image_size}), got {tuple(images.shape)}")
+        f = self.cnn(images)
+        return self.image_fc(f.reshape(f.shape[0], -1)).relu()
+
+    def encode_question(self, questions=None, lengths=None, codes=None):
+        """Token ids (B, L) with lengths (B,) (or codes (B, 11)) -> (B, question_dim)."""
+        if self.question_encoder == "code":
+            if codes is None or codes.ndim != 2 or codes.shape[1] != self.code_size:
+                raise ValueError(f"VQANet: question_encoder='code' needs codes (B, "
+                                 f"{self.code_size}), got "
+                                 f"{None if codes is None else tuple(codes.shape)}")
+            return self.code_fc(codes).relu()
+        q = np.asarray(questions.data if isinstance(questions, Tensor) else questions)
+        if q.ndim != 2 or q.dtype.kind not in "iu":
+            raise ValueError(f"VQANet: expected questions (B, L) of integer ids, got {q.shape} "
+                             f"{q.dtype}")
+        if lengths is None:
+            lens = (q != self.pad_id).sum(-1)
+        else:
+            lens = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+        _, h = self.rnn(self.embedding(Tensor._make(q.astype(np.int64), False, None, 0)),
+                        lengths=lens)
+        if self.rnn_kind == "lstm":
+            h = h[0]
+        return h[-1]  # (B, H): the state after each question's last real word
+
+    def forward(self, images, questions=None, lengths=None, codes=None):
+        if questions is None and codes is None:
+            if not isinstance(images, (tuple, list)) or len(images) != 4:
+                raise TypeError(f"VQANet: expected images and questions, or one tuple (images, "
+                                f"questions, lengths, codes), got {type(images).__name__}")
+            images, questions, lengths, codes = images
+        v = self.encode_image(images)
+        u = self.encode_question(questions, lengths, codes)
+        if u.shape[0] != v.shape[0]:
+            raise ValueError(f"VQANet: {v.shape[0]} images but {u.shape[0]} questions")
+        return self.decoder(cat([v, u], 1))
+
+    def extra_repr(self):
+        return (f"image_size={self.image_size}, question_encoder={self.question_encoder!r}, "
+                f"rnn={self.rnn_kind!r}, num_answers={self.num_answers}")
