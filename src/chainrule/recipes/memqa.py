@@ -13,7 +13,6 @@ the attention of each hop over the sentences of a few test stories.
 """
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
@@ -125,8 +124,8 @@ def plot_story_attention(model, ds, indices, path, title=None):
     from matplotlib.figure import Figure
 
     from ..autograd import no_grad
-    from ..serialization import _atomic_write
     from ..tensor import Tensor
+    from ..train.visualize import _save
 
     idx = np.asarray(indices, dtype=np.int64)
     was_training = model.training
@@ -168,9 +167,7 @@ def plot_story_attention(model, ds, indices, path, title=None):
         fig.colorbar(im, ax=axes, shrink=0.6, label="attention weight")
     if title:
         fig.suptitle(title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    _atomic_write(path, buf.getvalue(), who="plot_story_attention")
+    _save(fig, path, "plot_story_attention")
 
 
 def after_fit(setup, args, result):
