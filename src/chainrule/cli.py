@@ -105,11 +105,14 @@ def build_parser():
     e.add_argument("checkpoint", help="a last.ckpt or best.ckpt written by `chainrule train`")
     e.add_argument("--split", choices=("test", "val", "train"), default="test",
                    help="which data to evaluate on (default test)")
-    s = sub.add_parser("sample", help="generate text with a charlm checkpoint, or translate "
-                                      "with a dates/addition one",
+    s = sub.add_parser("sample", help="generate text with a charlm checkpoint, translate "
+                                      "with a dates/addition one, or draw an image grid from "
+                                      "a generator's",
                        description="Generate text with a charlm checkpoint (the prime, then "
-                                   "--length characters drawn one at a time), or translate the "
-                                   "--input sources with a dates or addition checkpoint.")
+                                   "--length characters drawn one at a time), translate the "
+                                   "--input sources with a dates or addition checkpoint, or "
+                                   "write a grid of --num samples of an image generator "
+                                   "(vae, dcgan, ...) to --out.")
     s.add_argument("checkpoint", help="a last.ckpt or best.ckpt written by `chainrule train`")
     s.add_argument("--length", type=int, default=500,
                    help="characters to generate (default 500)")
@@ -126,6 +129,11 @@ def build_parser():
                    help="a source to translate (dates, addition; repeatable)")
     s.add_argument("--beam-width", type=int, default=1, metavar="K",
                    help="translate by beam search of width K instead of greedy decoding")
+    s.add_argument("--out", default=None, metavar="PNG",
+                   help="image generators (vae, dcgan, ...): where to write the sample grid "
+                        "(default: samples.png beside the checkpoint)")
+    s.add_argument("--num", type=int, default=64, metavar="N",
+                   help="image generators: how many samples the grid holds (default 64)")
     return p
 
 
@@ -308,10 +316,10 @@ def cmd_sample(args) -> int:
     if not os.path.exists(args.checkpoint):
         raise CLIError(f"sample: no such checkpoint: {args.checkpoint}")
     if args.length < 0 or args.temperature < 0 or (args.top_k is not None and args.top_k < 1) \
-            or args.beam_width < 1:
-        raise CLIError(f"sample: expected --length >= 0, --temperature >= 0, --top-k >= 1 and "
-                       f"--beam-width >= 1, got {args.length}, {args.temperature}, "
-                       f"{args.top_k} and {args.beam_width}")
+            or args.beam_width < 1 or args.num < 1:
+        raise CLIError(f"sample: expected --length >= 0, --temperature >= 0, --top-k >= 1, "
+                       f"--beam-width >= 1 and --num >= 1, got {args.length}, "
+                       f"{args.temperature}, {args.top_k}, {args.beam_width} and {args.num}")
     ckpt = load_checkpoint(args.checkpoint)
     name = (ckpt.get("config") or {}).get("recipe")
     recipe = recipes.get_recipe(name) if name in RECIPES else None

@@ -115,6 +115,8 @@ def test_sample_errors(lm_run, tmp_path, capsys):
     assert "not in the vocabulary" in capsys.readouterr().err
     assert main(["sample", ckpt, "--temperature", "-1"]) == 2
     assert "--temperature >= 0" in capsys.readouterr().err
+    assert main(["sample", ckpt, "--num", "0"]) == 2
+    assert "--num >= 1" in capsys.readouterr().err
     assert main(["sample", str(tmp_path / "nope.ckpt")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
     assert main(["sample", ckpt, "--input", "1+1"]) == 2

@@ -27,3 +27,6 @@ from . import story_qa  # noqa: E402
 from .story_qa import StoryQA, read_babi, write_babi  # noqa: E402
 
 __all__ += ["StoryQA", "read_babi", "story_qa", "write_babi"]
+
+from . import binarized  # noqa: E402
+from .binarized import DynamicBinarized, fixed_binarized  # noqa: E402
