@@ -180,10 +180,7 @@ def after_fit(setup, args, result):
     """Draw OUT/density.png: the histogram of generated samples over the data density."""
     if not args.plot:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..train.visualize import _figure, _save
 
     modes = _modes(args)
     fake = _generate(setup, args, args.n_eval)
@@ -192,7 +189,8 @@ def after_fit(setup, args, result):
     xs = np.linspace(lo, hi, 600)
     dens = np.mean([np.exp(-0.5 * ((xs - m) / args.sigma) ** 2) for m in modes], axis=0)
     dens /= args.sigma * np.sqrt(2 * np.pi)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = _figure((7, 4), "gan1d's density plot", " (or pass --no-plot)")
+    ax = fig.subplots()
     ax.hist(fake, bins=120, range=(lo, hi), density=True, alpha=0.6,
             label=f"generated ({args.n_eval} samples)")
     ax.plot(xs, dens, "k-", lw=1.5, label="data density")
@@ -201,7 +199,6 @@ def after_fit(setup, args, result):
     ax.set_title(f"gan1d after {len(result.history)} epochs")
     ax.legend()
     path = os.path.join(args.out, "density.png")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, path, "gan1d")
     print(f"learned density -> {path}")
     return path

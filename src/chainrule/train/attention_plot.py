@@ -10,7 +10,6 @@ atomically, like ``train.plots``.
 """
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
@@ -52,22 +51,16 @@ def plot_attention(examples, path, title=None, columns=None, cmap="viridis"):
                              f"{len(ex[1])} source and {len(ex[2])} output tokens; expected "
                              f"(>= {len(ex[2])}, {len(ex[1])})")
         mats.append(w)
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("drawing attention needs matplotlib: pip install matplotlib") from e
-    from ..serialization import _atomic_write
+    from .visualize import _figure, _save
 
     n = len(examples)
     cols = columns or min(2, n)
     rows = math.ceil(n / cols)
     widths = [max(m.shape[1] for m in mats[c::cols]) for c in range(cols)]
     height = max(m.shape[0] for m in mats)
-    fig = Figure(figsize=(max(4.0, 0.28 * sum(widths) + 1.6 * cols),
-                          max(2.5, rows * (0.28 * height + 1.4)) + (0.4 if title else 0)),
-                 layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _figure((max(4.0, 0.28 * sum(widths) + 1.6 * cols),
+                   max(2.5, rows * (0.28 * height + 1.4)) + (0.4 if title else 0)),
+                  "drawing attention")
     axes = fig.subplots(rows, cols, squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k >= n:
@@ -87,6 +80,4 @@ def plot_attention(examples, path, title=None, columns=None, cmap="viridis"):
     fig.colorbar(im, ax=axes, shrink=0.6, label="attention weight")
     if title:
         fig.suptitle(title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    _atomic_write(path, buf.getvalue(), who="plot_attention")
+    _save(fig, path, "plot_attention")

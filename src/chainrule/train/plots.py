@@ -5,7 +5,6 @@ change), and written atomically like every file of a run.
 """
 from __future__ import annotations
 
-import io
 
 
 def plot_history(history, path, title=None) -> None:
@@ -13,19 +12,13 @@ def plot_history(history, path, title=None) -> None:
 
     Left panel: train and val loss; right panel: train and val accuracy (when measured).
     """
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting the learning curves needs matplotlib: pip install "
-                          "matplotlib (or pass plot=False)") from e
-    from ..serialization import _atomic_write
+    from .visualize import _figure, _save
 
     epochs = [r["epoch"] for r in history]
     has_acc = any(r.get("train_acc") is not None or r.get("val_acc") is not None
                   for r in history)
-    fig = Figure(figsize=(10 if has_acc else 5.5, 4), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = _figure((10 if has_acc else 5.5, 4), "plotting the learning curves",
+                  " (or pass plot=False)")
     axes = fig.subplots(1, 2 if has_acc else 1, squeeze=False)[0]
     panels = [("loss", "train_loss", "val_loss", 1)]
     if has_acc:
@@ -43,6 +36,4 @@ def plot_history(history, path, title=None) -> None:
         ax.legend()
     if title:
         fig.suptitle(title)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    _atomic_write(path, buf.getvalue(), who="plot_history")
+    _save(fig, path, "plot_history")

@@ -17,18 +17,21 @@ import math
 import numpy as np
 
 
-def _figure(figsize):
+def _figure(figsize, what="drawing figures", hint=""):
+    """A matplotlib Figure on the Agg canvas (no pyplot state, no display); a clear ImportError
+    naming ``what`` needs matplotlib (and ``hint``, e.g. how to switch the figure off)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("drawing figures needs matplotlib: pip install matplotlib") from e
+        raise ImportError(f"{what} needs matplotlib: pip install matplotlib{hint}") from e
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
 def _save(fig, path, who):
+    """Write ``fig`` as a 100-dpi PNG at ``path`` atomically (``who`` names the writer in errors)."""
     from ..serialization import _atomic_write
 
     buf = io.BytesIO()
