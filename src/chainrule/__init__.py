@@ -31,3 +31,4 @@ __version__ = "0.1.0"
 from .creation import from_dlpack  # noqa: E402  (DLPack exchange with NumPy, PyTorch, JAX)
 from .serialization import load_safetensors  # noqa: E402  (weights saved by PyTorch)
 from . import onnx  # noqa: E402  (chainrule.onnx.export; the onnx package is imported on call)
+from . import distributed  # noqa: E402  (data-parallel training over MPI; mpi4py imported on init)

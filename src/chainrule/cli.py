@@ -6,6 +6,7 @@
     chainrule eval runs/RECIPE/best.ckpt     # test loss and accuracy of a checkpoint
     chainrule sample runs/charlm/best.ckpt [--length N --temperature T --top-k K --prime TEXT]
     chainrule sample runs/dates/best.ckpt --input "the 3rd of march 1999"
+    mpirun -np 4 chainrule train mlp --distributed   # data-parallel over 4 processes (MPI)
 
 A training run writes into ``--out`` (default ``runs/RECIPE``): ``config.json`` (every setting),
 ``log.csv`` (one row per epoch), ``curves.png``, ``last.ckpt`` (after every epoch), ``best.ckpt``
@@ -26,7 +27,8 @@ from . import recipes
 from .recipes import OPTIMIZERS, RECIPES, SCHEDULERS
 
 COMMON = ("epochs", "lr", "batch_size", "optimizer", "scheduler", "weight_decay")
-NOT_CONFIG = ("command", "resume", "progress", "plot")  # run-time switches, not the run's settings
+NOT_CONFIG = ("command", "resume", "progress", "plot",  # run-time switches, not the run's settings
+              "distributed", "world_size")
 
 
 class CLIError(Exception):
@@ -66,6 +68,10 @@ def _add_common_options(p, recipe):
                    help="no progress bar (it is shown only on a terminal anyway)")
     r.add_argument("--no-plot", dest="plot", action="store_false",
                    help="do not draw curves.png")
+    r.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over MPI: start with `mpirun -np N chainrule "
+                        "train RECIPE --distributed`; --batch-size is per process (N times it "
+                        "per step), the learning rate is not scaled (docs/distributed.md)")
 
 
 def _recipe_parser(name, prog=None, add_help=True):
@@ -204,19 +210,89 @@ def _write_json(path, obj):
     _atomic_write(path, (json.dumps(obj, indent=2) + "\n").encode(), who="chainrule")
 
 
+def _init_distributed(args, recipe):
+    """The process group of a --distributed run (None without --distributed)."""
+    if not getattr(args, "distributed", False):
+        return None
+    if hasattr(recipe, "fit"):
+        able = [n for n in RECIPES if not hasattr(recipes.get_recipe(n), "fit")]
+        raise CLIError(f"--distributed: recipe {args.recipe!r} runs its own training loop; "
+                       f"data-parallel training works with the recipes trained by "
+                       f"chainrule.train.fit: {', '.join(able)}")
+    from .distributed import init_process_group
+
+    try:
+        return init_process_group()
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+
+
+def _on_main(group, fn):
+    """``fn()`` run by rank 0 and its result (or its CLIError) given to every rank."""
+    if group is None or group.size == 1:
+        return fn()
+    from .distributed import broadcast_object
+
+    out = None
+    if group.rank == 0:
+        try:
+            out = ("ok", fn())
+        except CLIError as e:
+            out = ("error", str(e))
+    out = broadcast_object(out)
+    if out[0] == "error":
+        err = CLIError(out[1])
+        err.on_every_rank = True  # every rank stops alike: no MPI_Abort needed
+        raise err
+    return out[1]
+
+
+def _distribute(setup, args, group):
+    """The setup of one rank: the model wrapped in DistributedDataParallel (rank 0's initial
+    weights), the training set sharded by a DistributedSampler, validation and test sets split
+    among the ranks for evaluation, and a random stream of its own for dropout and augmentation.
+    """
+    import numpy as np
+
+    import chainrule as cr
+    from .distributed import DistributedDataParallel, shard_loader
+
+    ddp = DistributedDataParallel(setup.model)
+    if group.rank > 0:  # rank 0 keeps the stream of --seed
+        cr.manual_seed(int(np.random.SeedSequence([args.seed, group.rank]).generate_state(1)[0]))
+    try:
+        loaders = [shard_loader(setup.train_loader, train=True, seed=args.seed),
+                   shard_loader(setup.val_loader, train=False),
+                   shard_loader(setup.test_loader, train=False)]
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"--distributed: recipe {args.recipe!r}: {e}") from None
+    return recipes.Setup(ddp, setup.loss_fn, *loaders)
+
+
 def cmd_train(args, parser_defaults) -> int:
     import chainrule as cr
     from .train import evaluate, fit
 
     recipe = recipes.get_recipe(args.recipe)
+    group = _init_distributed(args, recipe)
+    main_rank = group is None or group.rank == 0
+    say = print if main_rank else (lambda *a, **k: None)
     args.out = args.out or os.path.join("runs", args.recipe)
     if args.resume:
-        _resume_settings(args, parser_defaults)
+        if group is None:
+            _resume_settings(args, parser_defaults)
+        else:  # rank 0 reads the checkpoint's settings and sends them to the others
+            vars(args).update(_on_main(group, lambda: (_resume_settings(args, parser_defaults),
+                                                       dict(vars(args)))[1]))
     _resolve_defaults(recipe, args)
     config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
+    if group is not None:
+        config["world_size"] = group.size
 
     cr.manual_seed(args.seed)
-    setup = recipe.build(args)
+    setup = plain = recipe.build(args)
+    if group is not None:
+        setup = _distribute(plain, args, group)
     optimizer = recipes.make_optimizer(args.optimizer, setup.model.parameters(), args.lr,
                                        args.weight_decay)
     custom = hasattr(recipe, "fit")  # sequence recipes run their own loop (train.seq)
@@ -224,12 +300,17 @@ def cmd_train(args, parser_defaults) -> int:
         "val_acc" if setup.val_loader is not None else "train_acc")  # best.ckpt, plateau
     scheduler = recipes.make_scheduler(args.scheduler, optimizer, args.epochs,
                                        mode="min" if monitor.endswith("loss") else "max")
-    n_params = recipes.count_parameters(setup.model)
-    print(f"{args.recipe}: {n_params:,} parameters; {args.optimizer} lr {args.lr:g}, "
-          f"schedule {args.scheduler}, batch {args.batch_size}, {args.epochs} epochs, "
-          f"seed {args.seed} -> {args.out}")
-    os.makedirs(args.out, exist_ok=True)
-    _write_json(os.path.join(args.out, "config.json"), config)
+    n_params = recipes.count_parameters(plain.model)
+    say(f"{args.recipe}: {n_params:,} parameters; {args.optimizer} lr {args.lr:g}, "
+        f"schedule {args.scheduler}, batch {args.batch_size}, {args.epochs} epochs, "
+        f"seed {args.seed} -> {args.out}")
+    if group is not None:
+        say(f"distributed: {group.size} process{'es' if group.size > 1 else ''} "
+            f"({group.backend}), batch {args.batch_size} per process = "
+            f"{group.size * args.batch_size} per step; gradients averaged over the processes")
+    if main_rank:
+        os.makedirs(args.out, exist_ok=True)
+        _write_json(os.path.join(args.out, "config.json"), config)
     try:
         if custom:
             result = recipe.fit(setup, optimizer, scheduler, args, config)
@@ -240,8 +321,9 @@ def cmd_train(args, parser_defaults) -> int:
                          clip_grad_norm=args.clip_grad_norm, progress=args.progress,
                          plot=args.plot, config=config, monitor=monitor)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: chainrule train {args.recipe} --out {args.out} "
-              f"--resume", file=sys.stderr)
+        if main_rank:
+            print(f"\ninterrupted; continue with: chainrule train {args.recipe} --out "
+                  f"{args.out} --resume", file=sys.stderr)
         return 130
     best = result.best
     if custom:  # the recipe's own measures (bits per character, exact match), printed by it
@@ -253,16 +335,48 @@ def cmd_train(args, parser_defaults) -> int:
         if hasattr(recipe, "after_fit"):
             recipe.after_fit(setup, args, result)
         return 0
-    test = evaluate(setup.model, setup.loss_fn, setup.test_loader)
+    test = evaluate(setup.model, setup.loss_fn, setup.test_loader)  # reduced over the ranks
+    if not main_rank:
+        return 0
     summary = {"recipe": args.recipe, "epochs": len(result.history), "test_loss": test["loss"],
                "test_acc": test["accuracy"], "best": best}
+    if group is not None:
+        summary["world_size"] = group.size
     _write_json(os.path.join(args.out, "results.json"), summary)
     if best.get("value") is not None:
         print(f"best {best['metric']} {best['value']:.4f} at epoch {best['epoch']}")
     print(f"test loss {test['loss']:.4f}  test accuracy {100 * test['accuracy']:.2f}%")
     if hasattr(recipe, "after_fit"):  # the recipe's own figures of the trained model
-        recipe.after_fit(setup, args, result)
+        recipe.after_fit(plain, args, result)
     return 0
+
+
+def _train_or_abort(args, defaults) -> int:
+    """cmd_train; in a --distributed run of several processes, an error on one rank ends them
+    all (MPI_Abort), as the others would wait for it forever in their next collective call."""
+    from . import distributed
+
+    try:
+        rc = cmd_train(args, defaults)
+    except BaseException as e:
+        if not (getattr(args, "distributed", False) and distributed.is_initialized()
+                and distributed.get_world_size() > 1) or isinstance(e, SystemExit):
+            raise
+        import traceback
+
+        rank, size = distributed.get_rank(), distributed.get_world_size()
+        if getattr(e, "on_every_rank", False):  # the same error on every rank: say it once
+            if rank == 0:
+                print(f"chainrule: error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, (CLIError, OSError)):
+            print(f"chainrule: error (rank {rank} of {size}): {e}", file=sys.stderr)
+        else:
+            traceback.print_exc()
+        sys.stderr.flush()
+        distributed.abort(2 if isinstance(e, (CLIError, OSError)) else 1)
+        raise
+    return rc
 
 
 def cmd_eval(args, extra) -> int:
@@ -350,7 +464,7 @@ def main(argv=None) -> int:
         if args.command == "sample":
             return cmd_sample(args)
         defaults = vars(_recipe_parser(args.recipe).parse_args([]))
-        return cmd_train(args, defaults)
+        return _train_or_abort(args, defaults)
     except (CLIError, CorruptFileError, OSError) as e:  # OSError: a missing file, a full disk
         if isinstance(e, OSError) and e.strerror and str(e.filename) in e.strerror:
             e = e.strerror  # chainrule's own message, which names the file already

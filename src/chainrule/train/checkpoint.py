@@ -10,6 +10,7 @@ A checkpoint is one file written by :func:`chainrule.save` (safetensors; see
       "optimizer": optimizer.state_dict()  (moment buffers, step counts, param_groups),
       "scheduler": scheduler.state_dict() or None,
       "rng":       chainrule.backend.get_rng_state()  (the next shuffle and dropout masks),
+      ["rng_ranks": [the RNG state of each rank]  (data-parallel runs only)]
       "best":      {"metric": "val_acc", "mode": "max", "value": 0.87, "epoch": 12},
       "history":   [epoch records, as in log.csv],
       "config":    the run's settings (the recipe and its options, for `chainrule eval`),
@@ -60,7 +61,22 @@ def save_checkpoint(checkpoint: dict, *paths) -> None:
 
 def load_checkpoint(path) -> dict:
     """Read a checkpoint written by :func:`save_checkpoint`, checking that it is one."""
-    ckpt = load(path)
+    return _checked(load(path), path)
+
+
+def checkpoint_from_bytes(data: bytes, path) -> dict:
+    """The checkpoint in ``data``, the bytes of the file ``path`` (read elsewhere: in a
+    distributed run, by rank 0), checked as :func:`load_checkpoint` does."""
+    from ..serialization import CorruptFileError
+
+    try:
+        ckpt = load(io.BytesIO(data))
+    except CorruptFileError as e:
+        raise CorruptFileError(f"'{os.fspath(path)}': {e}") from None
+    return _checked(ckpt, path)
+
+
+def _checked(ckpt, path) -> dict:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"load_checkpoint: '{os.fspath(path)}' is not a chainrule checkpoint "
                          f"(a plain state dict? load it with chainrule.load and "
