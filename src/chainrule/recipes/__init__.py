@@ -40,6 +40,7 @@ RECIPES = {
     "memqa": "chainrule.recipes.memqa",
     "vqa": "chainrule.recipes.vqa",
     "gan1d": "chainrule.recipes.gan1d",
+    "vae": "chainrule.recipes.vae",
 }
 
 # name -> (the rule, default learning rate)
