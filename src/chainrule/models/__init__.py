@@ -38,3 +38,9 @@ __all__ += ["VAE", "ConvVAE"]
 from .vqa import VQANet  # noqa: E402
 
 __all__ += ["VQANet"]
+from .feature_decoder import FeatureDecoder, layer_features, layer_names  # noqa: E402
+
+__all__ += ["FeatureDecoder", "layer_features", "layer_names"]
+from .style_content import StyleContentAutoencoder  # noqa: E402
+
+__all__ += ["StyleContentAutoencoder"]

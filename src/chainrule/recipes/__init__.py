@@ -40,6 +40,8 @@ RECIPES = {
     "memqa": "chainrule.recipes.memqa",
     "vqa": "chainrule.recipes.vqa",
     "gan1d": "chainrule.recipes.gan1d",
+    "decoder": "chainrule.recipes.decoder",
+    "style": "chainrule.recipes.style",
     "vae": "chainrule.recipes.vae",
 }
 
