@@ -44,3 +44,6 @@ __all__ += ["FeatureDecoder", "layer_features", "layer_names"]
 from .style_content import StyleContentAutoencoder  # noqa: E402
 
 __all__ += ["StyleContentAutoencoder"]
+from .captioner import Captioner  # noqa: E402
+
+__all__ += ["Captioner"]

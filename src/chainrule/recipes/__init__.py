@@ -39,6 +39,7 @@ RECIPES = {
     "addition": "chainrule.recipes.addition",
     "memqa": "chainrule.recipes.memqa",
     "vqa": "chainrule.recipes.vqa",
+    "caption": "chainrule.recipes.caption",
     "gan1d": "chainrule.recipes.gan1d",
     "decoder": "chainrule.recipes.decoder",
     "style": "chainrule.recipes.style",
