@@ -22,3 +22,14 @@ def _fresh_engine_state():
     grad_mode._State.enabled = grad_before
     anomaly._enabled = anomaly_before
     cr.set_default_dtype(dtype_before)
+
+
+@pytest.fixture
+def seam_device():
+    """The "seam" test device (tests/backends/seam.py): a CPU backend that obeys CuPy's rules,
+    registered for one test."""
+    from tests.backends import seam
+
+    seam.register()
+    yield "seam"
+    seam.unregister()

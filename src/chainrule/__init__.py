@@ -31,4 +31,6 @@ __version__ = "0.1.0"
 from .creation import from_dlpack  # noqa: E402  (DLPack exchange with NumPy, PyTorch, JAX)
 from .serialization import load_safetensors  # noqa: E402  (weights saved by PyTorch)
 from . import onnx  # noqa: E402  (chainrule.onnx.export; the onnx package is imported on call)
+from . import cuda  # noqa: E402  (chainrule.cuda.is_available(); CuPy backs the "cuda" device)
+from .backend import Device, device, get_array_module  # noqa: E402  (devices, array modules)
 from . import distributed  # noqa: E402  (data-parallel training over MPI; mpi4py imported on init)

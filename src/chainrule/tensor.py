@@ -19,6 +19,8 @@ def _to_array(data, dtype=None):
     if isinstance(data, Tensor):
         arr = data.data
         return arr.astype(dtype) if dtype is not None and arr.dtype != dtype else arr.copy()
+    if type(data) is not np.ndarray and not backend.is_host(data):  # a device array stays there
+        return data.astype(dtype) if dtype is not None and data.dtype != dtype else data.copy()
     if dtype is not None:
         return np.array(data, dtype=dtype)
     if isinstance(data, np.ndarray):
@@ -88,7 +90,12 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu"
+        """The :class:`chainrule.Device` the data lives on (equal to "cpu", "cuda:0", ...)."""
+        return backend.device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return backend.device_of(self.data).type == "cuda"
 
     @property
     def is_leaf(self):
@@ -122,13 +129,20 @@ class Tensor:
         return self.data.reshape(()).item()
 
     def numpy(self):
-        """The underlying array (shared, not copied)."""
+        """The underlying array (shared, not copied); a tensor on another device than the CPU
+        raises (call ``.cpu()`` first)."""
+        if type(self.data) is not np.ndarray and not backend.is_host(self.data):
+            raise TypeError(f"numpy(): the tensor (shape {tuple(self.shape)}) is on device "
+                            f"{self.device}; call .cpu() first")
         return self.data
 
     def tolist(self):
         return self.data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if type(self.data) is not np.ndarray and not backend.is_host(self.data):
+            raise TypeError(f"can't convert a tensor on device {self.device} (shape "
+                            f"{tuple(self.shape)}) to a NumPy array; call .cpu() first")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __dlpack__(self, **kwargs):
@@ -143,7 +157,7 @@ class Tensor:
                           f"and dtype {self.data.dtype} through DLPack: {e}") from e
 
     def __dlpack_device__(self):
-        """(device type, device id) for DLPack: always (1, 0), the CPU."""
+        """(device type, device id) for DLPack: (1, 0) on the CPU; a device array's own otherwise."""
         return self.data.__dlpack_device__()
 
     def __len__(self):
@@ -176,8 +190,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
-        extra = []
+        dev = backend.device_of(self.data)
+        body = np.array2string(backend.to_host(self.data), separator=", ", precision=4,
+                               prefix="tensor(")
+        extra = [] if dev.type == "cpu" else [f"device='{dev}'"]
         if self.data.dtype not in (backend.get_default_dtype(), np.int64, np.bool_):
             extra.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
@@ -218,11 +234,18 @@ class Tensor:
     def _accumulate_grad(self, g, fresh=False):
         """.grad += g; the first gradient is copied unless ``fresh`` (a new array only we hold)."""
         if self.grad is None:
-            own = fresh and isinstance(g, np.ndarray) and g.flags.writeable
-            # np.array copies, and gives an ndarray (one we can add into) for a NumPy scalar too
-            self.grad = Tensor._make(g if own else np.array(g), False, None, 0)
+            if type(g) is np.ndarray or isinstance(g, np.generic):
+                own = fresh and type(g) is np.ndarray and g.flags.writeable
+                # np.array copies, and gives an ndarray (one we can add into) for a NumPy scalar
+                self.grad = Tensor._make(g if own else np.array(g), False, None, 0)
+            else:  # a device array: kept when fresh, else copied on its device
+                self.grad = Tensor._make(g if fresh else g.copy(), False, None, 0)
         else:
-            np.add(self.grad.data, g, out=self.grad.data)
+            gd = self.grad.data
+            if type(gd) is np.ndarray:
+                np.add(gd, g, out=gd)
+            else:
+                gd += g
 
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) (times ``gradient`` for non-scalars) into each leaf's .grad."""
@@ -230,15 +253,48 @@ class Tensor:
 
         backward(self, gradient, retain_graph=retain_graph)
 
-    # ---- dtype -------------------------------------------------------------------------------
-    def to(self, *args, dtype=None, **kwargs):
+    # ---- dtype and device ------------------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """This tensor on another device and/or with another dtype: ``to("cuda")``,
+        ``to(float64)``, ``to("cuda", float16)``, ``to(other)`` (other's device and dtype).
+        Differentiable: the gradient goes back to this tensor's device and dtype. Returns self
+        when nothing changes (and ``copy`` is false)."""
         for a in args:
-            if isinstance(a, str):
-                if a != "cpu":
-                    raise RuntimeError(f"to({a!r}): only the 'cpu' device is available")
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, (str, backend.Device)):
+                device = a
             elif a is not None:
                 dtype = a
-        return self if dtype is None else ops.cast(self, dtype)
+        out = self
+        if device is not None:
+            dev = backend.device(device)
+            if dev != backend.device_of(self.data):
+                try:
+                    out = ops.to_device(out, dev)
+                except RuntimeError as e:
+                    if "is not available" not in str(e) and "registered" not in str(e):
+                        raise
+                    raise RuntimeError(f"to({str(device)!r}): {e}") from None
+        if dtype is not None:
+            out = ops.cast(out, dtype)
+        if copy and out is self:
+            out = ops.clone(self)
+        return out
+
+    def cuda(self, device=None):
+        """This tensor on GPU ``device`` (an index or "cuda:i"; default 0)."""
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, (int, np.integer)):
+            device = f"cuda:{int(device)}"
+        return self.to(device)
+
+    def cpu(self):
+        """This tensor on the CPU (self when it is there)."""
+        if type(self.data) is np.ndarray:
+            return self
+        return self.to("cpu")
 
     def type(self, dtype):
         return ops.cast(self, dtype)
@@ -263,9 +319,6 @@ class Tensor:
 
     def type_as(self, other):
         return ops.cast(self, other.dtype)
-
-    def cpu(self):
-        return self
 
     def clone(self):
         return ops.clone(self)
@@ -325,31 +378,34 @@ class Tensor:
             if isinstance(o, Tensor) and o.requires_grad:
                 return None
         od = o.data if isinstance(o, Tensor) else o
+        if isinstance(fn, str):  # a ufunc's name, taken from the data's array module
+            fn = getattr(backend.get_array_module(self.data, od), fn)
         res = fn(self.data, od)
         if res.dtype != self.data.dtype and not np.can_cast(res.dtype, self.data.dtype,
                                                              "same_kind"):
             raise RuntimeError(f"{name}: result dtype {res.dtype} can't be cast to the tensor's "
                                f"dtype {self.data.dtype}")
         if res.shape != self.data.shape:
-            raise RuntimeError(f"{name}: operand of shape {np.shape(od)} does not broadcast to "
+            raise RuntimeError(f"{name}: operand of shape {tuple(getattr(od, 'shape', ()))} does "
+                               f"not broadcast to "
                                f"the tensor's shape {tuple(self.shape)}")
         self.data[...] = res
         return self
 
     def __iadd__(self, o):
-        r = self._inplace("add_", o, np.add)
+        r = self._inplace("add_", o, "add")
         return ops.add(self, o) if r is None else r
 
     def __isub__(self, o):
-        r = self._inplace("sub_", o, np.subtract)
+        r = self._inplace("sub_", o, "subtract")
         return ops.sub(self, o) if r is None else r
 
     def __imul__(self, o):
-        r = self._inplace("mul_", o, np.multiply)
+        r = self._inplace("mul_", o, "multiply")
         return ops.mul(self, o) if r is None else r
 
     def __itruediv__(self, o):
-        r = self._inplace("div_", o, np.true_divide)
+        r = self._inplace("div_", o, "true_divide")
         return ops.div(self, o) if r is None else r
 
     def _inplace_strict(self, name, o, fn):
@@ -367,36 +423,44 @@ class Tensor:
         return self._inplace_strict("sub_", o, lambda a, b: a - alpha * b)
 
     def mul_(self, o):
-        return self._inplace_strict("mul_", o, np.multiply)
+        return self._inplace_strict("mul_", o, "multiply")
 
     def div_(self, o):
-        return self._inplace_strict("div_", o, np.true_divide)
+        return self._inplace_strict("div_", o, "true_divide")
 
     def clamp_(self, min=None, max=None):
-        return self._inplace_strict("clamp_", None, lambda a, _: np.clip(a, min, max))
+        return self._inplace_strict(
+            "clamp_", None, lambda a, _: backend.get_array_module(a).clip(a, min, max))
 
     def copy_(self, src):
-        return self._inplace_strict("copy_", src, lambda a, b: np.broadcast_to(
-            np.asarray(b, dtype=a.dtype), a.shape))
+        def copy(a, b):
+            xp = backend.get_array_module(a)
+            return xp.broadcast_to(backend.asarray_like(a, b, a.dtype), a.shape)
+
+        return self._inplace_strict("copy_", src, copy)
 
     def fill_(self, value):
-        return self._inplace_strict("fill_", value, lambda a, b: np.full_like(a, b))
+        return self._inplace_strict("fill_", value,
+                                    lambda a, b: backend.get_array_module(a).full_like(a, b))
 
     def zero_(self):
         return self.fill_(0)
 
     def uniform_(self, a=0.0, b=1.0):
-        return self.copy_(backend.get_rng().uniform(a, b, self.shape))
+        return self.copy_(backend.host_random(self.data, "uniform", a, b, self.shape))
 
     def normal_(self, mean=0.0, std=1.0):
-        return self.copy_(backend.get_rng().normal(mean, std, self.shape))
+        return self.copy_(backend.host_random(self.data, "normal", mean, std, self.shape))
 
     def __setitem__(self, idx, value):
         if self.requires_grad and _State.enabled:
             raise RuntimeError("item assignment into a tensor that requires grad; do it under "
                                "chainrule.no_grad() or build the tensor with where/cat")
-        idx = ops.index.normalize_index(idx)
-        self.data[idx] = value.data if isinstance(value, Tensor) else value
+        idx = ops.index.index_on_device(ops.index.normalize_index(idx), self.data)
+        value = value.data if isinstance(value, Tensor) else value
+        if type(self.data) is not np.ndarray and not isinstance(value, (int, float, bool)):
+            value = backend.asarray_like(self.data, value)
+        self.data[idx] = value
 
 
 def _method(fn):

@@ -44,10 +44,10 @@ class detect_anomaly:
 
 
 def check_gradients(ctx, grads) -> None:
-    import numpy as np
+    from ..backend import get_array_module
 
     for i, g in enumerate(grads):
-        if g is not None and not np.all(np.isfinite(g)):
+        if g is not None and not get_array_module(g).isfinite(g).all():
             where = getattr(ctx, "created_at", "unknown place (made before detect_anomaly)")
             raise RuntimeError(
                 f"Function {ctx.name}Backward returned a non-finite gradient for its input {i} "

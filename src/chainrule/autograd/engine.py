@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import anomaly
+from ..backend import asarray_like, get_array_module
 
 _FREED = ("Trying to backward through the graph a second time (or to use saved tensors after they "
           "were freed). Its saved arrays were released by the first backward; call "
@@ -91,9 +92,10 @@ def run_backward(outputs, grad_outputs, retain_graph=False, inputs=None, accumul
         if node.freed:
             raise RuntimeError(_FREED)
         for i, g in enumerate(grads):
-            if g is None:
+            if g is None:  # an output no gradient reached: zeros on the device of the others
                 shape, dtype = node.out_meta[i]
-                grads[i] = np.zeros(shape, dtype)
+                xp = get_array_module(*[h for h in grads if h is not None])
+                grads[i] = xp.zeros(shape, dtype)
         if node.retained:
             for i, ref in node.retained.items():
                 out = ref()
@@ -137,9 +139,11 @@ def _seed_grads(outputs, grad_outputs, caller):
                 raise RuntimeError(f"{caller}: grad can be implicitly created only for scalar "
                                    f"outputs, got an output of shape {tuple(t.shape)}{made_by}; "
                                    f"pass a gradient of that shape or reduce it to a scalar first")
-            seeds.append(np.ones(t.data.shape, t.data.dtype))
+            d = t.data
+            xp = np if type(d) is np.ndarray else get_array_module(d)
+            seeds.append(xp.ones(d.shape, d.dtype))
         else:
-            ga = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=t.data.dtype)
+            ga = g.data if isinstance(g, Tensor) else asarray_like(t.data, g, t.data.dtype)
             if ga.shape != t.data.shape:
                 made_by = f" (made by {t._ctx.name})" if t._ctx is not None else ""
                 raise RuntimeError(f"{caller}: gradient has shape {tuple(ga.shape)} but the output "

@@ -56,7 +56,8 @@ def _prepare(who, query, key, value, mask, qdim=None, kdim=None):
     if single:
         query = query.reshape(query.shape[0], 1, query.shape[1])
     if mask is not None:
-        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        m = mask.data if isinstance(mask, Tensor) else (
+            mask if backend.is_array(mask) else np.asarray(mask))
         B, L, S = query.shape[0], query.shape[1], key.shape[1]
         if m.shape == (B, S):
             m = m[:, None, :]
@@ -99,6 +100,8 @@ class AdditiveAttention(Module):
         dt = backend.get_default_dtype() if dtype is None else np.dtype(dtype)
         self.v = Parameter(np.empty(self.hidden_dim, dt))
         self.reset_parameters()
+        if device is not None:
+            self.to(device)
 
     def reset_parameters(self):
         self.query_proj.reset_parameters()

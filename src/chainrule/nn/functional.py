@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from .. import backend
+from ..backend import get_array_module
 from ..ops.dropout import dropout
 from ..ops.embedding import check_indices, embedding as _embedding
 from ..ops.linalg import linear
@@ -100,8 +102,9 @@ def one_hot(tensor, num_classes=-1):
             raise ValueError("one_hot: cannot infer num_classes from an empty tensor")
         num_classes = int(arr.max()) + 1
     idx = check_indices(arr, num_classes, f"one_hot(num_classes={num_classes})")
-    out = np.zeros(arr.shape + (num_classes,), np.int64)
-    np.put_along_axis(out, idx[..., None], 1, axis=-1)
+    xp = get_array_module(idx)  # made on the indices' device
+    out = xp.zeros(arr.shape + (num_classes,), np.int64)
+    backend.put_along_axis(xp, out, idx[..., None], 1, -1)
     return Tensor._make(out, False, None, 0)
 
 

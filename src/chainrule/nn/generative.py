@@ -84,6 +84,10 @@ def _as_operand(fn, name, v, like):
     except (TypeError, ValueError):
         raise TypeError(f"{fn}: expected {name} to be a Tensor or a number, got "
                         f"{type(v).__name__}") from None
+    if isinstance(like, Tensor) and type(like.data) is not np.ndarray:  # on like's device
+        from .. import backend
+
+        arr = backend.asarray_like(like.data, arr)
     return Tensor(arr)
 
 
@@ -336,7 +340,9 @@ def sample_diag_gaussian(mu, logvar, K=1):
         raise ValueError(f"{fn}: K must be a positive int, got {K!r}")
     from .. import backend
 
-    eps = backend.get_rng().standard_normal((int(K),) + tuple(mu.shape)).astype(mu.dtype)
+    # drawn on the host generator, moved to mu's device (seeded runs match across devices)
+    eps = backend.host_random(mu.data, "standard_normal", (int(K),) + tuple(mu.shape))
+    eps = eps.astype(mu.dtype)
     eps_t = Tensor(eps)
     h = mu + (0.5 * logvar).exp() * eps_t
     # log q(h) with (h - mu)^2 / exp(logvar) = eps^2, exact and with the right gradient in logvar

@@ -32,6 +32,10 @@ def _check(tensor, who):
 
 
 def _fill(tensor, values):
+    """Write ``values`` (drawn on the host) into the tensor, in place: on a device they are moved
+    there, so a seeded init gives the same weights on every device."""
+    if type(tensor.data) is not np.ndarray and backend.is_array(values):
+        values = backend.asarray_like(tensor.data, values)
     tensor.data[...] = values  # cast to the tensor's dtype, in place
     return tensor
 

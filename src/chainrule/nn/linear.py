@@ -60,6 +60,8 @@ class Linear(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        if device is not None:  # drawn on the host generator, then moved (as every init)
+            self.to(device)
 
     def reset_parameters(self):
         """Redraw the parameters as PyTorch does (see the class docstring)."""

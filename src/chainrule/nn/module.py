@@ -24,6 +24,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -399,10 +400,13 @@ class Module:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(errors))
         for target, arr in pairs:
-            if assign:
-                target.data = np.array(arr, dtype=target.data.dtype)
-            else:
-                target.data[...] = arr
+            if assign:  # the state dict's values, on their own device
+                target.data = (np.array(arr, dtype=target.data.dtype) if backend.is_host(arr)
+                               else arr.astype(target.data.dtype, copy=True))
+            elif type(target.data) is np.ndarray:
+                target.data[...] = backend.to_host(arr)
+            else:  # a module on a device: the values are copied there
+                target.data[...] = backend.asarray_like(target.data, arr, target.data.dtype)
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- modes, gradients, dtypes --------------------------------------------------------------
@@ -440,19 +444,29 @@ class Module:
         return self
 
     def to(self, *args, dtype=None, device=None, **kwargs):
-        """Convert floating-point parameters (and their gradients) and floating-point buffers to
-        ``dtype``, in place: the Parameter objects stay the same. ``'cpu'`` is accepted as
-        device."""
+        """Move parameters (and their gradients) and buffers to ``device`` ("cpu", "cuda",
+        "cuda:1", ...) and/or convert the floating-point ones to ``dtype``, in place: the Parameter
+        objects stay the same, so an optimizer made before still updates them. ``to(tensor)``
+        takes that tensor's device and dtype."""
         for a in args:
-            if isinstance(a, str):
+            if isinstance(a, (str, backend.Device)):
                 device = a
             elif isinstance(a, Tensor):
-                dtype = a.dtype
+                device, dtype = a.device, a.dtype
             elif a is not None:
                 dtype = a
-        if device is not None and str(device) != "cpu":
-            raise RuntimeError(f"{type(self).__name__}.to({device!r}): only the 'cpu' device is "
-                               f"available")
+        if device is not None:
+            try:
+                dev = backend.device(device)
+                tensors = [t for m in self.modules()
+                           for t in list(m._parameters.values()) + list(m._buffers.values())
+                           if t is not None]
+                for t in tensors:
+                    t.data = backend.to_device(t.data, dev)
+                    if t.grad is not None:
+                        t.grad.data = backend.to_device(t.grad.data, dev)
+            except RuntimeError as e:
+                raise RuntimeError(f"{type(self).__name__}.to({str(device)!r}): {e}") from None
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
@@ -478,7 +492,13 @@ class Module:
         return self.to(np.float16)
 
     def cpu(self):
-        return self
+        """Move every parameter and buffer to the CPU (in place)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        """Move every parameter and buffer to GPU ``device`` (an index or "cuda:i"; default 0)."""
+        return self.to("cuda" if device is None else
+                       (f"cuda:{int(device)}" if isinstance(device, int) else device))
 
     # ---- printing ------------------------------------------------------------------------------
     def extra_repr(self) -> str:

@@ -335,6 +335,8 @@ class RNNCellBase(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+        if device is not None:
+            self.to(device)
 
     def reset_parameters(self):
         """Every weight and bias from U(-1/sqrt(H), 1/sqrt(H)) (PyTorch's default)."""

@@ -21,3 +21,4 @@ from .attention import additive_scores, attend, length_mask, scaled_dot_product_
 from .pool import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
 from .dropout import dropout2d
 from .normalization import batch_norm, local_response_norm
+from .elementwise import to_device  # noqa: E402  (Tensor.to(device): moves data, differentiable)

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from .. import backend
+from ..backend import get_array_module
 from ..tensor import Tensor  # defined before chainrule.tensor imports the ops
 
 
@@ -36,7 +37,8 @@ def unbroadcast(g, shape):
     if not size1 and lead > 0 and g.dtype.kind == "f" and g.size:  # (reshape(-1, 0) is ambiguous)
         # only leading axes: a (rows, features) GEMV is much faster than ndarray.sum(0)
         g2 = g.reshape(-1, int(np.prod(shape, dtype=np.int64)))
-        return (np.ones(g2.shape[0], g.dtype) @ g2).reshape(shape)
+        xp = np if type(g) is np.ndarray else get_array_module(g)
+        return (xp.ones(g2.shape[0], g.dtype) @ g2).reshape(shape)
     if lead:
         g = g.sum(axis=tuple(range(lead)))
     if size1:
@@ -91,9 +93,24 @@ def as_tensor_operand(x, like=None):
     raise OpTypeError(f"expected a Tensor or a number as operand, got {type(x).__name__}")
 
 
+def _scalar_to_device(t, like):
+    """A 0-d host tensor ``t`` next to ``like``, a tensor on another device: a constant becomes a
+    NumPy scalar (device array modules take those as they take Python numbers, with no copy); one
+    in a graph is moved there. Other tensors are returned as they are."""
+    d = t.data
+    if type(d) is np.ndarray and d.ndim == 0 and not backend.is_host(like.data):
+        if t._ctx is None and not t.requires_grad:
+            return Tensor._make(d[()], False, None, 0)
+        from .elementwise import to_device
+
+        return to_device(t, backend.device_of(like.data))
+    return t
+
+
 def binary_operands(a, b):
     """Two Tensors from a pair of operands, an integer operand converted to the float one's dtype
-    (PyTorch's promotion: int64 tensor + float32 tensor is float32)."""
+    (PyTorch's promotion: int64 tensor + float32 tensor is float32). A number (or a 0-d CPU tensor)
+    next to a tensor on another device moves to that device."""
     ta = isinstance(a, Tensor)
     tb = isinstance(b, Tensor)
     if ta and not tb:
@@ -103,6 +120,13 @@ def binary_operands(a, b):
     elif not ta and not tb:
         a = as_tensor_operand(a)
         b = as_tensor_operand(b, a)
+    if type(a.data) is not type(b.data):
+        a, b = _scalar_to_device(a, b), _scalar_to_device(b, a)
+        da, db = backend.device_of(a.data), backend.device_of(b.data)
+        if da != db and not isinstance(a.data, np.generic) and not isinstance(b.data, np.generic):
+            raise RuntimeError(f"expected both operands on one device, got a tensor of shape "
+                               f"{tuple(a.shape)} on {da} and one of shape {tuple(b.shape)} on "
+                               f"{db}; move one with .to(device)")
     ka, kb = a.data.dtype.kind, b.data.dtype.kind
     if ka != kb:
         if ka == "f" and kb != "f":
@@ -131,6 +155,7 @@ def zero_where_no_grad(g, gz):
     not 0 the non-finite value stays (d sqrt(x)/dx at 0 is inf, as in PyTorch). The check costs
     one pass; the ``np.where`` only runs when g has a non-finite value.
     """
-    if g.size and not np.isfinite(g).all():
-        g = np.where(gz == 0, np.zeros((), g.dtype), g)
+    xp = np if type(g) is np.ndarray else get_array_module(g)
+    if g.size and not xp.isfinite(g).all():
+        g = xp.where(gz == 0, g.dtype.type(0), g)
     return g

@@ -37,23 +37,26 @@ import numpy as np
 
 from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..tensor import Tensor
 from ._util import OpError, OpTypeError, unbroadcast
 
 
 def _swap(m):
-    return np.swapaxes(m, -1, -2)
+    xp = np if type(m) is np.ndarray else get_array_module(m)
+    return xp.swapaxes(m, -1, -2)
 
 
 def _apply_mask(s, mask, causal):
     """Scores with the mask applied: -inf where a bool mask is False (or above the diagonal when
     causal), the float mask added elsewhere. Writes into ``s`` where it can (s is ours)."""
+    xp = np if type(s) is np.ndarray else get_array_module(s)
     if causal:
         L, S = s.shape[-2:]
-        s = np.where(np.tri(L, S, dtype=bool), s, -np.inf)
+        s = xp.where(xp.tri(L, S, dtype=bool), s, -np.inf)
     if mask is not None:
         if mask.dtype == np.bool_:
-            s = np.where(mask, s, -np.inf)
+            s = xp.where(mask, s, -np.inf)
         elif s.shape == np.broadcast_shapes(s.shape, mask.shape):
             s += mask
         else:
@@ -63,25 +66,28 @@ def _apply_mask(s, mask, causal):
 
 def _masked_softmax(s):
     """Softmax along the last axis; a row of -inf gives zeros instead of 0/0."""
-    m = np.max(s, axis=-1, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    e = np.exp(s - m)
-    z = np.sum(e, axis=-1, keepdims=True)
-    e /= np.where(z > 0, z, 1)
+    xp = np if type(s) is np.ndarray else get_array_module(s)
+    m = xp.max(s, axis=-1, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0)
+    e = xp.exp(s - m)
+    z = xp.sum(e, axis=-1, keepdims=True)
+    e /= xp.where(z > 0, z, 1)
     return e
 
 
 def _softmax_backward(p, gp):
     """dL/dS = P * (dL/dP - sum_k dL/dP_k P_k): the softmax Jacobian applied to dL/dP."""
+    xp = np if type(p) is np.ndarray else get_array_module(p)
     gpp = gp * p
-    gpp -= p * np.sum(gpp, axis=-1, keepdims=True)
+    gpp -= p * xp.sum(gpp, axis=-1, keepdims=True)
     return gpp
 
 
-def _dropout_mask(shape, dtype, p):
-    """Inverted dropout's scaled mask m / (1 - p), m ~ Bernoulli(1 - p), from the backend RNG."""
+def _dropout_mask(shape, dtype, p, like):
+    """Inverted dropout's scaled mask m / (1 - p), m ~ Bernoulli(1 - p), from the backend RNG
+    (drawn on the host and moved to the device of array ``like``)."""
     udt = dtype if dtype in (np.float32, np.float64) else np.float64
-    keep = backend.get_rng().random(shape, dtype=udt) < (1.0 - p)
+    keep = backend.host_random(like, "random", shape, dtype=udt) < (1.0 - p)
     d = keep.astype(dtype)
     d *= dtype.type(1.0 / (1.0 - p))
     return d
@@ -91,18 +97,20 @@ class ScaledDotProductAttention(Function):
     """O = dropout(softmax(scale Q K^T + M)) V, one node (inputs q, k, v and an optional mask)."""
 
     def forward(self, q, k, v, *mask, scale, causal, dropout_p, return_weights):
+        xp = np if type(q) is np.ndarray else get_array_module(q)
         mask = mask[0] if mask else None
-        s = np.matmul(q, _swap(k))  # (..., L, S)
+        s = xp.matmul(q, _swap(k))  # (..., L, S)
         s *= s.dtype.type(scale)
         s = _apply_mask(s, mask, causal)
         p = _masked_softmax(s)
-        d = _dropout_mask(p.shape, p.dtype, dropout_p) if dropout_p > 0 else None
-        out = np.matmul(p if d is None else p * d, v)
+        d = _dropout_mask(p.shape, p.dtype, dropout_p, p) if dropout_p > 0 else None
+        out = xp.matmul(p if d is None else p * d, v)
         self.save(q, k, v, p, d)
         self.meta = (scale, None if mask is None else mask.shape)
         return (out, p) if return_weights else out
 
     def backward(self, gout, gp=None):
+        xp = np if type(gout) is np.ndarray else get_array_module(gout)
         q, k, v, p, d = self.saved
         scale, mask_shape = self.meta
         nq, nk, nv = self.needs_input_grad[:3]
@@ -110,9 +118,9 @@ class ScaledDotProductAttention(Function):
         pd = p if d is None else p * d
         gq = gk = gv = gm = None
         if nv:
-            gv = unbroadcast(np.matmul(_swap(pd), gout), v.shape)  # dO/dV: P^T G
+            gv = unbroadcast(xp.matmul(_swap(pd), gout), v.shape)  # dO/dV: P^T G
         if nq or nk or nm:
-            gpd = np.matmul(gout, _swap(v))  # dO/dP: G V^T
+            gpd = xp.matmul(gout, _swap(v))  # dO/dP: G V^T
             if d is not None:
                 gpd *= d  # through dropout: times m / (1 - p)
             if gp is not None:
@@ -125,9 +133,9 @@ class ScaledDotProductAttention(Function):
             else:
                 gs *= sc
             if nq:
-                gq = unbroadcast(np.matmul(gs, k), q.shape)  # dS/dQ: scale dS K
+                gq = unbroadcast(xp.matmul(gs, k), q.shape)  # dS/dQ: scale dS K
             if nk:
-                gk = unbroadcast(np.matmul(_swap(gs), q), k.shape)  # dS/dK: scale dS^T Q
+                gk = unbroadcast(xp.matmul(_swap(gs), q), k.shape)  # dS/dK: scale dS^T Q
         return (gq, gk, gv) if len(self.needs_input_grad) == 3 else (gq, gk, gv, gm)
 
 
@@ -135,22 +143,24 @@ class Attend(Function):
     """(O, P) = (softmax(S + M) V, softmax(S + M)) for given scores S: one node."""
 
     def forward(self, s, v, *mask):
+        xp = np if type(s) is np.ndarray else get_array_module(s)
         mask = mask[0] if mask else None
         s = _apply_mask(s.copy(), mask, False)
         p = _masked_softmax(s)
         self.save(p, v)
         self.mask_shape = None if mask is None else mask.shape
-        return np.matmul(p, v), p
+        return xp.matmul(p, v), p
 
     def backward(self, gout, gp):
+        xp = np if type(gout) is np.ndarray else get_array_module(gout)
         p, v = self.saved
         ns, nv = self.needs_input_grad[:2]
         nm = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         gs = gv = gm = None
         if nv:
-            gv = unbroadcast(np.matmul(_swap(p), gout), v.shape)  # dO/dV: P^T G
+            gv = unbroadcast(xp.matmul(_swap(p), gout), v.shape)  # dO/dV: P^T G
         if ns or nm:
-            gpp = np.matmul(gout, _swap(v))  # dO/dP: G V^T
+            gpp = xp.matmul(gout, _swap(v))  # dO/dP: G V^T
             gpp += gp  # and the weights' own gradient
             g = _softmax_backward(p, gpp)  # dP/dS: softmax Jacobian
             gs = unbroadcast(g, self.inputs[0].shape) if ns else None  # dS/dscores = 1
@@ -162,7 +172,8 @@ class AdditiveScores(Function):
     """e_lj = w^T tanh(a_l + b_j): a (..., L, H), b (..., S, H), w (H,) -> e (..., L, S)."""
 
     def forward(self, a, b, w):
-        t = np.tanh(a[..., :, None, :] + b[..., None, :, :])  # (..., L, S, H)
+        xp = np if type(a) is np.ndarray else get_array_module(a)
+        t = xp.tanh(a[..., :, None, :] + b[..., None, :, :])  # (..., L, S, H)
         self.save(t, w)
         self.shapes = (a.shape, b.shape)
         return t @ w
@@ -190,15 +201,17 @@ class AdditiveScores(Function):
 def _as_tensor(x, who, name):
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, np.ndarray):
+    if backend.is_array(x):
         return Tensor._make(x, False, None, 0)
     raise OpTypeError(f"{who}: expected {name} to be a Tensor, got {type(x).__name__}")
 
 
-def _check_mask(mask, scores_shape, dtype, who):
+def _check_mask(mask, scores_shape, dtype, who, like=None):
     """The mask as a Tensor that broadcasts to the scores' shape: bool (True = takes part) or float
-    (added to the scores, cast to the scores' dtype)."""
+    (added to the scores, cast to the scores' dtype); on the device of Tensor ``like``."""
     mask = _as_tensor(mask, who, "attn_mask")
+    if like is not None and type(like.data) is not type(mask.data):
+        mask = mask.to(like.device)
     m = mask.data
     if m.dtype != np.bool_ and m.dtype.kind != "f":
         raise OpTypeError(f"{who}: expected a bool attn_mask (True = takes part) or a float one "
@@ -281,7 +294,7 @@ def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
     if attn_mask is not None:
         if is_causal:
             raise OpError(f"{who}: give either attn_mask or is_causal=True, not both")
-        inputs.append(_check_mask(attn_mask, sshape, query.dtype, who))
+        inputs.append(_check_mask(attn_mask, sshape, query.dtype, who, query))
     return ScaledDotProductAttention.apply(*inputs, scale=float(scale), causal=bool(is_causal),
                                            dropout_p=dropout_p,
                                            return_weights=bool(return_weights))
@@ -322,7 +335,7 @@ def attend(scores, value, mask=None):
                           f"{scores.dtype} and {value.dtype}")
     inputs = [scores, value]
     if mask is not None:
-        inputs.append(_check_mask(mask, scores.shape, scores.dtype, who))
+        inputs.append(_check_mask(mask, scores.shape, scores.dtype, who, scores))
     return Attend.apply(*inputs)
 
 
@@ -358,10 +371,11 @@ def length_mask(lengths, max_len=None):
         >>> length_mask(cr.tensor([2, 3]), 4).tolist()
         [[True, True, False, False], [True, True, True, False]]
     """
-    n = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    n = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
     if n.ndim != 1 or (n.size and n.dtype.kind not in "iu"):
         raise OpError(f"length_mask: expected a 1-D tensor of integer lengths, got shape "
                       f"{n.shape} and dtype {n.dtype}")
     if max_len is None:
         max_len = int(n.max()) if n.size else 0
-    return Tensor._make(np.arange(max_len)[None, :] < n[:, None], False, None, 0)
+    xp = get_array_module(n)  # the mask is made on the lengths' device
+    return Tensor._make(xp.arange(max_len)[None, :] < n[:, None], False, None, 0)

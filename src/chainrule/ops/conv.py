@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..autograd.function import Function
-from ..backend import xp
+from ..backend import get_array_module
 from ..parallel import get_num_threads
 from ..tensor import Tensor
 from ._util import OpError, OpTypeError
@@ -42,8 +44,10 @@ class Conv2d(Function):
         geo = ConvGeometry(x.shape, w.shape, pads, stride, dilation, groups)
         nx, nw = self.needs_input_grad[:2]
         self.geo = geo
-        self.winograd = winograd_applies((geo.kh, geo.kw), stride, dilation, groups, geo.c, geo.co,
-                                         geo.m, get_num_threads(), x.itemsize)
+        # Winograd on the CPU only: on a GPU the one big GEMM of im2col is the faster form
+        self.winograd = type(x) is np.ndarray and winograd_applies(
+            (geo.kh, geo.kw), stride, dilation, groups, geo.c, geo.co, geo.m, get_num_threads(),
+            x.itemsize)
         if self.winograd:
             y, v = winograd_forward(x, w, b, pads, keep_v=nw)  # V: the input tiles, for dL/dW
             self.save(v, w if nx else None)
@@ -98,6 +102,7 @@ class ConvTranspose2d(Function):
             return gx, gw
         gb = None
         if needs[2]:  # dL/db^k = sum_{n,x,y} dL/dy_nkxy, as two GEMVs
+            xp = np if type(gy) is np.ndarray else get_array_module(gy)
             g2 = gy.reshape(geo.n, -1)
             gb = ((xp.ones(geo.n, gy.dtype) @ g2).reshape(geo.c, -1)
                   @ xp.ones(geo.h * geo.w, gy.dtype))

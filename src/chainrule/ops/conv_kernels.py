@@ -28,10 +28,32 @@ now) and strides; the only Python loops are over the KH x KW kernel offsets and 
 """
 from __future__ import annotations
 
-from numpy.lib.stride_tricks import as_strided
+import numpy as np
 
-from ..backend import xp
-from ..parallel import parallel_for, parallel_map
+from ..backend import get_array_module
+from ..parallel import parallel_for as _parallel_for, parallel_map as _parallel_map
+
+
+def parallel_for(n, body, min_chunk=1, xp=np):
+    """chainrule.parallel.parallel_for for NumPy work (``xp`` NumPy); on a device (whose kernels
+    run asynchronously there) one call over the whole range."""
+    if xp is np:
+        return _parallel_for(n, body, min_chunk=min_chunk)
+    return [body(0, n)]
+
+
+def parallel_map(fn, items, xp=np):
+    """chainrule.parallel.parallel_map for NumPy work; on a device, a plain loop."""
+    if xp is np:
+        return _parallel_map(fn, items)
+    return [fn(item) for item in items]
+
+
+def as_strided(a, shape, strides, writeable=False):
+    """A strided read-only view; CuPy's as_strided has no ``writeable``."""
+    if type(a) is np.ndarray:
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=writeable)
+    return get_array_module(a).lib.stride_tricks.as_strided(a, shape, strides)
 
 
 class ConvGeometry:
@@ -75,6 +97,7 @@ class ConvGeometry:
 def _padded(x, pads, channels_last):
     """x (N, C, H, W) with zero borders, as (N, Hp, Wp, C) or (N, C, Hp, Wp); without padding
     the NCHW form is x itself and the NHWC form one transposing copy."""
+    xp = np if type(x) is np.ndarray else get_array_module(x)
     n, c, h, w = x.shape
     pt, pb, pl, pr = pads
     src = x.transpose(0, 2, 3, 1) if channels_last else x
@@ -130,6 +153,7 @@ def grad_matrix(gs, geo):
 def apply_kernels(p, w, b, geo, out=None):
     """s = P W^T + b as an NCHW array (N, C_out, Hout, Wout): the forward of the convolution
     (written into ``out``, a C-contiguous array of that shape, when given)."""
+    xp = np if type(p) is np.ndarray else get_array_module(p)
     g, co, cg = geo.groups, geo.co, geo.cg
     n, hw = geo.n, geo.ho * geo.wo
     k = cg * geo.kh * geo.kw
@@ -161,6 +185,7 @@ def apply_kernels(p, w, b, geo, out=None):
 def kernel_grad(gm, p, geo):
     """dL/dW^w_ijk = sum over positions (n, u, v) of dL/ds_nuvw h_{patch(n,u,v), ijk}: one GEMM of
     the gradient matrix with P, reshaped to the weight's (C_out, C/G, KH, KW)."""
+    xp = np if type(gm) is np.ndarray else get_array_module(gm)
     g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
     if geo.layout == "image":  # sum over n of dL/ds_n h_n^T
         n, c, hw = p.shape
@@ -188,6 +213,7 @@ def conv_forward(x, w, b, geo, keep_patches):
     """s = W (x) h + b by patches and GEMM, the batch split over the threads (chainrule.parallel):
     (s (N, C_out, Hout, Wout), parts), parts being (lo, hi, P of examples lo..hi or None) per
     thread, what conv_backward takes."""
+    xp = np if type(x) is np.ndarray else get_array_module(x)
     y = xp.empty((geo.n, geo.co, geo.ho, geo.wo), x.dtype)
 
     def part(lo, hi):
@@ -197,12 +223,13 @@ def conv_forward(x, w, b, geo, keep_patches):
         return lo, hi, p if keep_patches else None
 
     macs = geo.ho * geo.wo * geo.kh * geo.kw * geo.cg * geo.co
-    return y, parallel_for(geo.n, part, min_chunk=_min_chunk(macs))
+    return y, parallel_for(geo.n, part, min_chunk=_min_chunk(macs), xp=xp)
 
 
 def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
     """(dL/dh, dL/dW, dL/db) of conv_forward, each of its parts on a thread; dL/dW and dL/db are
     the sums of the parts' sums."""
+    xp = np if type(gs) is np.ndarray else get_array_module(gs)
     gx = xp.empty((geo.n, geo.c, geo.h, geo.w), gs.dtype) if need_x else None
 
     def part(item):
@@ -215,7 +242,7 @@ def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
         gw = kernel_grad(gm, p, g) if need_w else None
         return gw, bias_grad(gm, g) if need_b else None  # dL/db^w = sum_{n,u,v} dL/ds_nuvw
 
-    sums = parallel_map(part, parts)
+    sums = parallel_map(part, parts, xp=xp)
     gw = _total(s[0] for s in sums) if need_w else None
     gb = _total(s[1] for s in sums) if need_b else None
     return gx, gw, gb
@@ -223,6 +250,7 @@ def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
 
 def bias_grad(gm, geo):
     """dL/db^w = sum over (n, u, v) of dL/ds_nuvw, as a GEMV with ones (faster than .sum)."""
+    xp = np if type(gm) is np.ndarray else get_array_module(gm)
     if geo.layout == "image":
         per_pos = xp.ones(geo.n, gm.dtype) @ gm.reshape(geo.n, -1)  # (C_out HW,)
         return per_pos.reshape(geo.co, -1) @ xp.ones(gm.shape[2], gm.dtype)
@@ -243,6 +271,7 @@ def patch_grad(gm, w, geo, b=None, out=None):
 
 
 def _patch_grad(gm, w, geo, b, out):
+    xp = np if type(gm) is np.ndarray else get_array_module(gm)
     g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     n, ho, wo, c = geo.n, geo.ho, geo.wo, geo.c
@@ -377,6 +406,7 @@ def winograd_weights(w):
 
 def _g_combine(a):
     """G a along the first axis: (3, ...) -> (4, ...) contiguous."""
+    xp = np if type(a) is np.ndarray else get_array_module(a)
     out = xp.empty((4,) + a.shape[1:], a.dtype)
     out[0] = a[0]
     xp.add(a[0], a[2], out=out[1])
@@ -390,6 +420,7 @@ def _g_combine(a):
 def _g_adjoint(a):
     """G^T a along the first axis: (4, ...) -> (3, ...): the rows
     (a0 + (a1 + a2) / 2, (a1 - a2) / 2, (a1 + a2) / 2 + a3)."""
+    xp = np if type(a) is np.ndarray else get_array_module(a)
     half = xp.add(a[1], a[2])
     half *= 0.5
     out = xp.empty((3,) + a.shape[1:], a.dtype)
@@ -404,6 +435,7 @@ def winograd_forward(x, w, b, pads, keep_v):
     """s = W (x) h + b for a 3x3 stride-1 kernel. x (N, C, H, W) -> (N, C_out, H_out, W_out),
     and V (16, tiles, C) when ``keep_v`` (for dL/dW). The batch is split over the threads
     (chainrule.parallel), each thread's part in cache-sized chunks."""
+    xp = np if type(x) is np.ndarray else get_array_module(x)
     n, c, h, wd = x.shape
     co = w.shape[0]
     (ho, wo), (th, tw) = winograd_geometry(h, wd, pads)
@@ -434,7 +466,7 @@ def winograd_forward(x, w, b, pads, keep_v):
                 m[5] += b[:, None]  # + b^w: A^T e_1 e_1^T A is all ones, so M_11 + b adds b to all 4
             _output_transform(m.reshape(4, 4, co, nb, th, tw), y[n0:n1])  # Y = A^T M A
 
-    parallel_for(n, part, min_chunk=_min_chunk(t_img * 4 * 9 * c * co))
+    parallel_for(n, part, min_chunk=_min_chunk(t_img * 4 * 9 * c * co), xp=xp)
     y = y.reshape(n, co, 2 * th, 2 * tw)
     if (2 * th, 2 * tw) != (ho, wo):
         y = xp.ascontiguousarray(y[:, :, :ho, :wo])
@@ -443,6 +475,7 @@ def winograd_forward(x, w, b, pads, keep_v):
 
 def _input_transform(xd, th, tw, v):
     """v[a, b] = (B^T d B)_ab for every 4x4 tile d of xd (nb, 2th+2, 2, tw+1, C)."""
+    xp = np if type(xd) is np.ndarray else get_array_module(xd)
     r = [xd[:, k:k + 2 * th:2] for k in range(4)]  # row k of every tile: (nb, th, 2, tw+1, C)
     t = xp.empty((4,) + r[0].shape, xd.dtype)
     xp.subtract(r[0], r[2], out=t[0])  # B^T d: rows (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
@@ -459,6 +492,7 @@ def _input_transform(xd, th, tw, v):
 def _output_transform(m, y):
     """y[:, :, a, r, b, s] = (A^T M A)_rs for every tile: m (4, 4, C_out, nb, th, tw),
     y (nb, C_out, th, 2, tw, 2)."""
+    xp = np if type(m) is np.ndarray else get_array_module(m)
     z = xp.empty((2,) + m.shape[1:], m.dtype)
     xp.add(m[0], m[1], out=z[0])  # A^T M: rows (M0 + M1 + M2, M1 - M2 - M3)
     z[0] += m[2]
@@ -478,6 +512,7 @@ def winograd_backward(gs, w, v_all, pads, in_chw, need_x, need_w, need_b):
     """(dL/dh, dL/dW, dL/db) of winograd_forward for an input of shape (N, *in_chw); w is None
     when dL/dh is not needed, v_all (the V it kept) when dL/dW is not. The batch is split over
     the threads as in the forward; dL/dW and dL/db are the sums of the parts' sums."""
+    xp = np if type(gs) is np.ndarray else get_array_module(gs)
     n, co, ho, wo = gs.shape
     c, h, wd = in_chw
     _, (th, tw) = winograd_geometry(h, wd, pads)
@@ -516,7 +551,7 @@ def winograd_backward(gs, w, v_all, pads, in_chw, need_x, need_w, need_b):
             gx[lo:hi] = full[:, pads[0]:pads[0] + h, pads[2]:pads[2] + wd].transpose(0, 3, 1, 2)
         return du, gb
 
-    parts = parallel_for(n, part, min_chunk=_min_chunk(t_img * 4 * 9 * c * co))
+    parts = parallel_for(n, part, min_chunk=_min_chunk(t_img * 4 * 9 * c * co), xp=xp)
     gw = gb = None
     if need_w:  # dL/dg = G^T dU G with the signs of dM put back
         du = _total(p[0] for p in parts)
@@ -540,6 +575,7 @@ def _total(arrays):
 def _grad_output_transform(gd, z):
     """z[a, b] = (A dY A^T)_ab with row and column 3 negated, for every tile of
     gd (nb, 2th, 2, tw, C_out)."""
+    xp = np if type(gd) is np.ndarray else get_array_module(gd)
     g0, g1 = gd[:, 0::2], gd[:, 1::2]  # rows r = 0, 1 of every tile: (nb, th, 2, tw, C_out)
     r = xp.empty((4,) + g0.shape, gd.dtype)
     r[0] = g0  # A dY: rows (dY0, dY0 + dY1, dY0 - dY1, -dY1 -> +dY1)
@@ -557,6 +593,7 @@ def _grad_input_transform(dv, out):
     """out[:, q, e, p, f] = sum of (B dV B^T) over the tiles covering padded input pixel
     (2q + e, 2p + f): tile rows 0, 1 of tile q and rows 2, 3 of tile q - 1 land on rows 2q, 2q + 1.
     dv (4, 4, nb, th, tw, C) -> out (nb, th+1, 2, tw+1, 2, C)."""
+    xp = np if type(dv) is np.ndarray else get_array_module(dv)
     _, _, nb, th, tw, c = dv.shape
     # rows of B dV: (dV0, dV1 - dV2 + dV3, -dV0 + dV1 + dV2, -dV3); row e of tile q and row e + 2
     # of tile q - 1 sum onto padded row 2q + e

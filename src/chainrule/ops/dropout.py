@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ._util import OpError, OpTypeError
 
 
@@ -23,14 +24,16 @@ class Dropout(Function):
     """y = x * m / (1 - p), m ~ Bernoulli(1 - p) elementwise (drawn from ``backend.get_rng()``)."""
 
     def forward(self, x, p):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         if x.dtype.kind != "f":
             raise OpTypeError(f"dropout: expected a floating-point input, got dtype {x.dtype}")
         if p >= 1.0:
-            mask = np.zeros(x.shape, x.dtype)  # every unit dropped
+            mask = xp.zeros(x.shape, x.dtype)  # every unit dropped
         else:
             # draw uniforms in the input's precision (float32 draws are about 2x faster)
             udt = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-            keep = backend.get_rng().random(x.shape, dtype=udt) < (1.0 - p)
+            # drawn on the host generator and moved to x's device (seeded runs match across devices)
+            keep = backend.host_random(x, "random", x.shape, dtype=udt) < (1.0 - p)
             mask = keep.astype(x.dtype)
             mask *= x.dtype.type(1.0 / (1.0 - p))  # the scaled mask m / (1 - p)
         self.save(mask)
@@ -73,14 +76,15 @@ class FeatureDropout(Function):
     fresh_grads = True  # the backward returns a new array
 
     def forward(self, x, p):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         if x.dtype.kind != "f":
             raise OpTypeError(f"dropout2d: expected a floating-point input, got dtype {x.dtype}")
         mshape = x.shape[:2] + (1,) * (x.ndim - 2)  # one draw per (n, c), broadcast over H, W
         if p >= 1.0:
-            mask = np.zeros(mshape, x.dtype)
+            mask = xp.zeros(mshape, x.dtype)
         else:
             udt = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-            keep = backend.get_rng().random(mshape, dtype=udt) < (1.0 - p)
+            keep = backend.host_random(x, "random", mshape, dtype=udt) < (1.0 - p)
             mask = keep.astype(x.dtype)
             mask *= x.dtype.type(1.0 / (1.0 - p))  # the scaled mask m / (1 - p)
         self.save(mask)

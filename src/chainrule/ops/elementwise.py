@@ -12,8 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import get_default_dtype
+from .. import backend
+from ..backend import get_array_module, get_default_dtype
 from ._util import OpError, binary_operands, no_grad_result, unbroadcast, zero_where_no_grad
+
+_nd = np.ndarray  # kernels: xp = np if type(a) is _nd else get_array_module(a)  (NumPy fast path)
 
 
 # ---- arithmetic --------------------------------------------------------------------------------
@@ -110,8 +113,9 @@ class Pow(Function):
                 ga = unbroadcast(zero_where_no_grad(gz * b * a ** (b - 1), gz), sa)  # b a^(b-1)
         if nb:
             with np.errstate(divide="ignore", invalid="ignore"):
-                dlog = z * np.log(a)  # dz/db = a^b log a
-                dlog = np.where((a == 0) & (b >= 0), 0, dlog)  # limit 0 at a = 0 (PyTorch's)
+                xp = np if type(a) is _nd else get_array_module(a)
+                dlog = z * xp.log(a)  # dz/db = a^b log a
+                dlog = xp.where((a == 0) & (b >= 0), 0, dlog)  # limit 0 at a = 0 (PyTorch's)
                 gb = unbroadcast(zero_where_no_grad(gz * dlog, gz), sb)
         return ga, gb
 
@@ -128,7 +132,7 @@ class PowScalar(Function):
         (a,) = self.saved
         p = self.p
         if p == 0:
-            return np.zeros_like(a)
+            return (np if type(a) is _nd else get_array_module(a)).zeros_like(a)
         if p == 2:
             return gz * (2 * a)  # dz/da = 2a
         with np.errstate(divide="ignore", invalid="ignore"):  # a = 0, p < 1: inf
@@ -140,7 +144,7 @@ class Exp(Function):
     """z = exp(a)."""
 
     def forward(self, a):
-        z = np.exp(a)
+        z = (np if type(a) is _nd else get_array_module(a)).exp(a)
         self.save(z)
         return z
 
@@ -155,7 +159,7 @@ class Log(Function):
 
     def forward(self, a):
         self.save(a)
-        return np.log(a)
+        return (np if type(a) is _nd else get_array_module(a)).log(a)
 
     def backward(self, gz):
         (a,) = self.saved
@@ -168,7 +172,7 @@ class Log1p(Function):
 
     def forward(self, a):
         self.save(a)
-        return np.log1p(a)
+        return (np if type(a) is _nd else get_array_module(a)).log1p(a)
 
     def backward(self, gz):
         (a,) = self.saved
@@ -180,7 +184,7 @@ class Sqrt(Function):
     """z = sqrt(a)."""
 
     def forward(self, a):
-        z = np.sqrt(a)
+        z = (np if type(a) is _nd else get_array_module(a)).sqrt(a)
         self.save(z)
         return z
 
@@ -194,7 +198,7 @@ class Rsqrt(Function):
     """z = 1 / sqrt(a)."""
 
     def forward(self, a):
-        z = 1 / np.sqrt(a)
+        z = 1 / (np if type(a) is _nd else get_array_module(a)).sqrt(a)
         self.save(z)
         return z
 
@@ -221,11 +225,11 @@ class Abs(Function):
 
     def forward(self, a):
         self.save(a)
-        return np.abs(a)
+        return (np if type(a) is _nd else get_array_module(a)).abs(a)
 
     def backward(self, gz):
         (a,) = self.saved
-        return gz * np.sign(a)  # dz/da = sign(a)
+        return gz * (np if type(a) is _nd else get_array_module(a)).sign(a)  # dz/da = sign(a)
 
 
 class Sin(Function):
@@ -233,11 +237,11 @@ class Sin(Function):
 
     def forward(self, a):
         self.save(a)
-        return np.sin(a)
+        return (np if type(a) is _nd else get_array_module(a)).sin(a)
 
     def backward(self, gz):
         (a,) = self.saved
-        return gz * np.cos(a)  # dz/da = cos(a)
+        return gz * (np if type(a) is _nd else get_array_module(a)).cos(a)  # dz/da = cos(a)
 
 
 class Cos(Function):
@@ -245,11 +249,11 @@ class Cos(Function):
 
     def forward(self, a):
         self.save(a)
-        return np.cos(a)
+        return (np if type(a) is _nd else get_array_module(a)).cos(a)
 
     def backward(self, gz):
         (a,) = self.saved
-        return gz * -np.sin(a)  # dz/da = -sin(a)
+        return gz * -(np if type(a) is _nd else get_array_module(a)).sin(a)  # dz/da = -sin(a)
 
 
 # ---- activations (notes 1.1) -------------------------------------------------------------------
@@ -257,8 +261,9 @@ class Sigmoid(Function):
     """h = sigma(s) = 1 / (1 + exp(-s))  (notes 1.1), computed without overflow for large |s|."""
 
     def forward(self, s):
-        e = np.exp(-np.abs(s))  # in (0, 1]: never overflows
-        h = np.where(s >= 0, 1 / (1 + e), e / (1 + e))
+        xp = np if type(s) is _nd else get_array_module(s)
+        e = xp.exp(-xp.abs(s))  # in (0, 1]: never overflows
+        h = xp.where(s >= 0, 1 / (1 + e), e / (1 + e))
         self.save(h)
         return h
 
@@ -271,7 +276,7 @@ class Tanh(Function):
     """h = tanh(s)."""
 
     def forward(self, s):
-        h = np.tanh(s)
+        h = (np if type(s) is _nd else get_array_module(s)).tanh(s)
         self.save(h)
         return h
 
@@ -284,7 +289,7 @@ class ReLU(Function):
     """h = max(0, s)  (notes 1.1: the rectified linear unit; derivative 1(s > 0))."""
 
     def forward(self, s):
-        h = np.maximum(s, 0)
+        h = (np if type(s) is _nd else get_array_module(s)).maximum(s, 0)
         self.save(h)
         return h
 
@@ -299,11 +304,13 @@ class LeakyReLU(Function):
     def forward(self, s, slope):
         self.slope = slope
         self.save(s)
-        return np.where(s > 0, s, s * np.asarray(slope, s.dtype))
+        xp = np if type(s) is _nd else get_array_module(s)
+        return xp.where(s > 0, s, s * s.dtype.type(slope))
 
     def backward(self, gh):
         (s,) = self.saved
-        return gh * np.where(s > 0, 1, np.asarray(self.slope, gh.dtype)).astype(gh.dtype)  # 1 or slope
+        xp = np if type(s) is _nd else get_array_module(s)
+        return gh * xp.where(s > 0, 1, gh.dtype.type(self.slope)).astype(gh.dtype)  # 1 or slope
 
 
 class Softplus(Function):
@@ -313,14 +320,16 @@ class Softplus(Function):
         bs = s * beta
         self.beta, self.threshold = beta, threshold
         self.save(bs)
-        soft = (np.maximum(bs, 0) + np.log1p(np.exp(-np.abs(bs)))) / beta
-        return np.where(bs > threshold, s, soft).astype(s.dtype, copy=False)
+        xp = np if type(s) is _nd else get_array_module(s)
+        soft = (xp.maximum(bs, 0) + xp.log1p(xp.exp(-xp.abs(bs)))) / beta
+        return xp.where(bs > threshold, s, soft).astype(s.dtype, copy=False)
 
     def backward(self, gh):
         (bs,) = self.saved
-        e = np.exp(-np.abs(bs))
-        sig = np.where(bs >= 0, 1 / (1 + e), e / (1 + e))  # dh/ds = sigma(beta s)
-        return gh * np.where(bs > self.threshold, 1, sig).astype(gh.dtype, copy=False)
+        xp = np if type(bs) is _nd else get_array_module(bs)
+        e = xp.exp(-xp.abs(bs))
+        sig = xp.where(bs >= 0, 1 / (1 + e), e / (1 + e))  # dh/ds = sigma(beta s)
+        return gh * xp.where(bs > self.threshold, 1, sig).astype(gh.dtype, copy=False)
 
 
 # ---- clamp, maximum, minimum, where ------------------------------------------------------------
@@ -330,11 +339,11 @@ class Clamp(Function):
     def forward(self, a, lo, hi):
         self.save(a)
         self.lo, self.hi = lo, hi
-        return np.clip(a, lo, hi)
+        return (np if type(a) is _nd else get_array_module(a)).clip(a, lo, hi)
 
     def backward(self, gz):
         (a,) = self.saved
-        mask = np.ones(a.shape, bool)
+        mask = (np if type(a) is _nd else get_array_module(a)).ones(a.shape, bool)
         if self.lo is not None:
             mask &= a >= self.lo
         if self.hi is not None:
@@ -347,7 +356,7 @@ class Maximum(Function):
 
     def forward(self, a, b):
         self.save(a, b)
-        return np.maximum(a, b)
+        return (np if type(a) is _nd else get_array_module(a, b)).maximum(a, b)
 
     def backward(self, gz):
         a, b = self.saved
@@ -362,7 +371,7 @@ class Minimum(Function):
 
     def forward(self, a, b):
         self.save(a, b)
-        return np.minimum(a, b)
+        return (np if type(a) is _nd else get_array_module(a, b)).minimum(a, b)
 
     def backward(self, gz):
         a, b = self.saved
@@ -378,14 +387,15 @@ class Where(Function):
     def forward(self, a, b, cond):
         self.cond = cond
         self.shapes = (a.shape, b.shape)
-        return np.where(cond, a, b)
+        return get_array_module(a, b, cond).where(cond, a, b)
 
     def backward(self, gz):
         c = self.cond
         na, nb = self.needs_input_grad
-        zero = np.zeros((), gz.dtype)
-        return (unbroadcast(np.where(c, gz, zero), self.shapes[0]) if na else None,  # 1 where cond
-                unbroadcast(np.where(c, zero, gz), self.shapes[1]) if nb else None)  # 1 elsewhere
+        xp = np if type(gz) is _nd else get_array_module(gz)
+        zero = gz.dtype.type(0)
+        return (unbroadcast(xp.where(c, gz, zero), self.shapes[0]) if na else None,  # 1 where cond
+                unbroadcast(xp.where(c, zero, gz), self.shapes[1]) if nb else None)  # 1 elsewhere
 
 
 class Cast(Function):
@@ -396,6 +406,17 @@ class Cast(Function):
 
     def backward(self, gz):
         return gz  # the engine casts to the input's dtype
+
+
+class ToDevice(Function):
+    """z = a on another device; the gradient goes back to a's device."""
+
+    def forward(self, a, device):
+        self.src = backend.device_of(a)
+        return backend.to_device(a, device)
+
+    def backward(self, gz):
+        return backend.to_device(gz, self.src)
 
 
 class Clone(Function):
@@ -545,10 +566,21 @@ def where(condition, a, b):
     """a where condition else b (condition a bool tensor; a, b tensors or numbers)."""
     from ..tensor import Tensor
 
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else (
+        condition if backend.is_array(condition) else np.asarray(condition))
     if cond.dtype != np.bool_:
         raise OpError(f"where: expected a bool condition, got dtype {cond.dtype}")
     a, b = binary_operands(a, b)
+    if type(cond) is not _nd or type(a.data) is not _nd or type(b.data) is not _nd:
+        # a device somewhere: numbers and conditions given as lists follow the device arrays
+        dev = next((backend.device_of(t.data) for t in (a, b) if not backend.is_host(t.data)),
+                   None)
+        if dev is None:  # numbers (or 0-d CPU tensors) picked by a device condition
+            dev = backend.device_of(cond)
+            if dev.type != "cpu" and a.data.ndim == 0 and b.data.ndim == 0:
+                a, b = to_device(a, dev), to_device(b, dev)
+        elif not isinstance(condition, Tensor):
+            cond = backend.to_device(cond, dev)
     return Where.apply(a, b, cond=cond)
 
 
@@ -565,40 +597,48 @@ def clone(a):
     return Clone.apply(a)
 
 
+def to_device(a, device):
+    """a on ``device`` (differentiable: the gradient is moved back); a itself when it is there."""
+    dev = backend.device(device)
+    if backend.device_of(a.data) == dev:
+        return a
+    return ToDevice.apply(a, device=dev)
+
+
 # ---- without gradient --------------------------------------------------------------------------
 def sign(a):
-    return no_grad_result(np.sign(a.data))
+    return no_grad_result(get_array_module(a.data).sign(a.data))
 
 
 def floor(a):
-    return no_grad_result(np.floor(a.data))
+    return no_grad_result(get_array_module(a.data).floor(a.data))
 
 
 def ceil(a):
-    return no_grad_result(np.ceil(a.data))
+    return no_grad_result(get_array_module(a.data).ceil(a.data))
 
 
 def round(a):
-    return no_grad_result(np.round(a.data))
+    return no_grad_result(get_array_module(a.data).round(a.data))
 
 
 def floor_divide(a, b):
     a, b = binary_operands(a, b)
-    return no_grad_result(np.floor_divide(a.data, b.data))
+    return no_grad_result(get_array_module(a.data, b.data).floor_divide(a.data, b.data))
 
 
 def remainder(a, b):
     a, b = binary_operands(a, b)
-    return no_grad_result(np.remainder(a.data, b.data))
+    return no_grad_result(get_array_module(a.data, b.data).remainder(a.data, b.data))
 
 
 def isnan(a):
-    return no_grad_result(np.isnan(a.data))
+    return no_grad_result(get_array_module(a.data).isnan(a.data))
 
 
 def isinf(a):
-    return no_grad_result(np.isinf(a.data))
+    return no_grad_result(get_array_module(a.data).isinf(a.data))
 
 
 def isfinite(a):
-    return no_grad_result(np.isfinite(a.data))
+    return no_grad_result(get_array_module(a.data).isfinite(a.data))

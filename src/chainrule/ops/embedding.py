@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ._util import OpError, OpIndexError, OpTypeError
 
 
@@ -16,20 +18,22 @@ class Embedding(Function):
     """y = W[idx] (rows of W); the padding row, if any, gets no gradient."""
 
     def forward(self, weight, idx, padding_idx):
+        xp = np if type(weight) is np.ndarray else get_array_module(weight)
         self.meta = (idx, weight.shape, padding_idx)
-        return np.take(weight, idx, axis=0)
+        return xp.take(weight, idx, axis=0)
 
     def backward(self, gy):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         idx, (V, D), padding_idx = self.meta
         flat = idx.reshape(-1)
         g = gy.reshape(-1, D)
         # dL/dW_k = sum_{n: idx_n = k} dL/dy_n: one bincount over the (row, column) pairs.
-        # Measured on 2 cores (10k indices x 64 dims, V = 1000 / 50000): np.add.at 5.5 / 6.2 ms,
+        # Measured on 2 cores (10k indices x 64 dims, V = 1000 / 50000): xp.add.at 5.5 / 6.2 ms,
         # one bincount per column 1.5 / 8.8 ms, sort + add.reduceat 1.6 / 8.3 ms, this 3.8 /
         # 6.0 ms; with 100k indices: add.at 57, per column 34, sort + reduceat 61, this 27 ms. It
         # is never far from the best, never the worst, and sums in float64.
-        cells = (flat[:, None] * D + np.arange(D)).reshape(-1)
-        gw = np.bincount(cells, weights=g.reshape(-1), minlength=V * D)
+        cells = (flat[:, None] * D + xp.arange(D)).reshape(-1)
+        gw = xp.bincount(cells, weights=g.reshape(-1), minlength=V * D)
         gw = gw.reshape(V, D).astype(gy.dtype, copy=False)
         if padding_idx is not None:
             gw[padding_idx] = 0  # the padding row is a constant
@@ -40,7 +44,8 @@ def check_indices(idx, num_embeddings, who="embedding"):
     """The index array of a Tensor/array of ints, checked to lie in [0, num_embeddings)."""
     from ..tensor import Tensor
 
-    arr = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+    arr = idx.data if isinstance(idx, Tensor) else (
+        idx if backend.is_array(idx) else np.asarray(idx))
     if arr.dtype.kind not in "iu":
         raise OpTypeError(f"{who}: expected integer indices (int64), got dtype {arr.dtype}")
     if arr.size:
@@ -78,4 +83,6 @@ def embedding(input, weight, padding_idx=None):
                       f"got {tuple(weight.shape)}")
     V = weight.shape[0]
     idx = check_indices(input, V)
+    if type(weight.data) is not np.ndarray:  # indices given on the CPU go to the weight's device
+        idx = backend.asarray_like(weight.data, idx)
     return Embedding.apply(weight, idx=idx, padding_idx=normalize_padding_idx(padding_idx, V))

@@ -10,7 +10,9 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module, is_array
 from ._util import OpError, OpIndexError, normalize_dim
 
 
@@ -27,7 +29,7 @@ def _norm_one(i):
         return int(i)
     if isinstance(i, (list, tuple)):
         i = np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
-    if isinstance(i, np.ndarray):
+    if is_array(i):
         if i.dtype.kind in "iu" or i.dtype == np.bool_:
             return i
         if i.size == 0:
@@ -45,9 +47,22 @@ def normalize_index(idx):
     return _norm_one(idx)
 
 
+def index_on_device(idx, like):
+    """``idx`` (from :func:`normalize_index`) with its arrays on the device of array ``like``:
+    integer and bool indices given on the CPU (lists, CPU tensors) move to a device tensor's."""
+    if type(like) is np.ndarray:
+        return idx
+    dev = backend.device_of(like)
+
+    def move(i):
+        return backend.to_device(i, dev) if is_array(i) else i
+
+    return tuple(move(i) for i in idx) if isinstance(idx, tuple) else move(idx)
+
+
 def _is_advanced(idx):
     parts = idx if isinstance(idx, tuple) else (idx,)
-    return any(isinstance(p, np.ndarray) for p in parts)
+    return any(is_array(p) for p in parts)
 
 
 class GetItem(Function):
@@ -63,13 +78,14 @@ class GetItem(Function):
             raise OpIndexError(f"index: {e} (indexing a tensor of shape {a.shape})") from None
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         shape, dtype = self.meta
-        ga = np.zeros(shape, gz.dtype)
+        ga = xp.zeros(shape, gz.dtype)
         idx = self.idx
         parts = idx if isinstance(idx, tuple) else (idx,)
-        arrays = [p for p in parts if isinstance(p, np.ndarray)]
+        arrays = [p for p in parts if is_array(p)]
         if self.advanced and not (len(arrays) == 1 and arrays[0].dtype == np.bool_):
-            np.add.at(ga, idx, gz)  # repeated indices: sum the gradients
+            backend.add_at(xp, ga, idx, gz)  # repeated indices: sum the gradients
         else:
             ga[idx] = gz  # each element picked at most once
         return ga
@@ -82,16 +98,18 @@ class Gather(Function):
     """
 
     def forward(self, a, index, dim):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.meta = (a.shape, index, dim)
         part = tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))
-        return np.take_along_axis(a[part], index, axis=dim)
+        return xp.take_along_axis(a[part], index, axis=dim)
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         shape, index, dim = self.meta
-        ga = np.zeros(shape, gz.dtype)
-        grids = list(np.indices(index.shape, sparse=True))
+        ga = xp.zeros(shape, gz.dtype)
+        grids = backend.index_grids(xp, index.shape)
         grids[dim] = index
-        np.add.at(ga, tuple(grids), gz)  # scatter-add back to the gathered places
+        backend.add_at(xp, ga, tuple(grids), gz)  # scatter-add back to the gathered places
         return ga
 
 
@@ -106,32 +124,32 @@ def getitem(a, idx):
         idx = normalize_index(idx)
     except OpIndexError as e:
         raise OpIndexError(f"{e} (indexing a tensor of shape {tuple(a.shape)})") from None
-    return GetItem.apply(a, idx=idx)
+    return GetItem.apply(a, idx=index_on_device(idx, a.data))
 
 
 def index_select(a, dim, index):
     """The entries of ``index`` (1-D integer tensor) along ``dim``."""
     d = normalize_dim(dim, a.ndim, "index_select")
     ind = normalize_index(index)
-    if not isinstance(ind, np.ndarray) or ind.ndim != 1 or ind.dtype.kind not in "iu":
+    if not is_array(ind) or ind.ndim != 1 or ind.dtype.kind not in "iu":
         raise OpError(f"index_select: expected a 1-D integer index for an input of shape "
                       f"{tuple(a.shape)}, got {getattr(ind, 'shape', ind)!r} of dtype "
                       f"{getattr(ind, 'dtype', type(ind).__name__)}")
-    return GetItem.apply(a, idx=(slice(None),) * d + (ind,))
+    return GetItem.apply(a, idx=(slice(None),) * d + (index_on_device(ind, a.data),))
 
 
 def gather(a, dim, index):
     """Pick along ``dim`` with an integer tensor of the same number of dims (as torch.gather)."""
     d = normalize_dim(dim, a.ndim, "gather")
     ind = normalize_index(index)
-    if not isinstance(ind, np.ndarray) or ind.dtype.kind not in "iu" or ind.ndim != a.ndim:
+    if not is_array(ind) or ind.dtype.kind not in "iu" or ind.ndim != a.ndim:
         raise OpError(f"gather: expected an integer index with {a.ndim} dims for an input of "
                       f"shape {tuple(a.shape)}, got "
                       f"{getattr(ind, 'shape', ind)} of dtype {getattr(ind, 'dtype', '?')}")
     if any(n > m for i, (n, m) in enumerate(zip(ind.shape, a.shape)) if i != d):
         raise OpError(f"gather: index of shape {ind.shape} is larger than the input "
                       f"{tuple(a.shape)} outside dim {d}")
-    return Gather.apply(a, index=ind, dim=d)
+    return Gather.apply(a, index=index_on_device(ind, a.data), dim=d)
 
 
 def masked_fill(a, mask, value):

@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..parallel import blas_for
 from ._util import OpError, binary_operands, unbroadcast
 
 
 def _swap(m):
-    return np.swapaxes(m, -1, -2)
+    xp = np if type(m) is np.ndarray else get_array_module(m)
+    return xp.swapaxes(m, -1, -2)
 
 
 def _rows(m):
@@ -38,6 +40,7 @@ class MatMul(Function):
     """z = a @ b with NumPy's matmul rules (1-D operands promoted, batch dims broadcast)."""
 
     def forward(self, a, b):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         if a.ndim == 0 or b.ndim == 0:
             raise OpError(f"matmul: both operands need at least 1 dim, got shapes {a.shape} and "
                           f"{b.shape}")
@@ -54,7 +57,7 @@ class MatMul(Function):
         self.save(a2 if nb else None, b2 if na else None)
         try:
             with blas_for(_macs(a.shape, b.shape)):  # all threads for big GEMMs
-                return np.matmul(a, b)
+                return xp.matmul(a, b)
         except ValueError:
             raise OpError(f"matmul: the batch dims of shapes {a.shape} and {b.shape} do not "
                           f"broadcast ({a.shape[:-2]} vs {b.shape[:-2]})") from None
@@ -64,25 +67,26 @@ class MatMul(Function):
             return self._grads(gz)
 
     def _grads(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         a2, b2 = self.saved
         sa, sb = self.shapes
         # restore the dims that 1-D operands dropped from the output
         if len(sa) == 1:
-            gz = np.expand_dims(gz, -2 if len(sb) > 1 else 0)
+            gz = xp.expand_dims(gz, -2 if len(sb) > 1 else 0)
         if len(sb) == 1:
-            gz = np.expand_dims(gz, -1)
+            gz = xp.expand_dims(gz, -1)
         ga = gb = None
         if b2 is not None:  # dz/da: gz b^T
-            ga = np.matmul(gz, _swap(b2))
+            ga = xp.matmul(gz, _swap(b2))
             ga = unbroadcast(ga, (1,) + sa if len(sa) == 1 else sa).reshape(sa)
         if a2 is not None:  # dz/db: a^T gz
             if b2 is None or len(sb) <= 2:
                 if len(sb) == 2 and gz.ndim > 2:  # batch @ matrix: one big GEMM
                     gb = _rows(a2).T @ _rows(gz)
                 else:
-                    gb = np.matmul(_swap(a2), gz)
+                    gb = xp.matmul(_swap(a2), gz)
             else:
-                gb = np.matmul(_swap(a2), gz)
+                gb = xp.matmul(_swap(a2), gz)
             gb = unbroadcast(gb, sb + (1,) if len(sb) == 1 else sb).reshape(sb)
         return ga, gb
 
@@ -106,6 +110,7 @@ class Linear(Function):
         return y
 
     def backward(self, gy):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         x, w = self.saved
         needs = self.needs_input_grad
         g2 = _rows(gy)
@@ -114,7 +119,7 @@ class Linear(Function):
             gw = g2.T @ _rows(x) if needs[1] else None  # dL/dW = dL/dy^T x
         if len(needs) == 2:
             return gx, gw
-        gb = np.ones(g2.shape[0], g2.dtype) @ g2 if needs[2] else None  # dL/db = sum_rows dL/dy
+        gb = xp.ones(g2.shape[0], g2.dtype) @ g2 if needs[2] else None  # dL/db = sum_rows dL/dy
         return gx, gw, gb
 
 

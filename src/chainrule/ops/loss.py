@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..autograd.grad_mode import _State
 from ._util import OpError, OpIndexError, OpTypeError
 
@@ -74,7 +75,7 @@ def _check_in_unit_interval(fn, name, t):
     a = t.data
     if a.size and (a.min() < 0 or a.max() > 1):
         raise OpError(f"{fn}: all elements of {name} should be between 0 and 1, got values in "
-                      f"[{a.min():.6g}, {a.max():.6g}]")
+                      f"[{float(a.min()):.6g}, {float(a.max()):.6g}]")
 
 
 def _check_class_targets(fn, input, target, ignore_index):
@@ -91,7 +92,7 @@ def _check_class_targets(fn, input, target, ignore_index):
     if y.size and (y.min() < 0 or y.max() >= C):
         bad = (y != ignore_index) & ((y < 0) | (y >= C))
         if bad.any():
-            raise OpIndexError(f"{fn}: target class index {int(y[bad].flat[0])} is out of range "
+            raise OpIndexError(f"{fn}: target class index {int(y[bad].ravel()[0])} is out of range "
                                f"[0, {C}) for {C} classes (ignore_index={ignore_index})")
     return C
 
@@ -118,7 +119,8 @@ def _reduce(l, reduction, norm):
     total = l.sum(dtype=l.dtype)
     if reduction != "sum":
         total = total / norm if norm else total * np.nan  # a mean over nothing is nan (PyTorch)
-    return np.asarray(total, dtype=l.dtype)
+    xp = np if type(l) is np.ndarray else get_array_module(l)
+    return xp.asarray(total, dtype=l.dtype)
 
 
 def _scale(g, reduction, norm):
@@ -131,35 +133,38 @@ def _scale(g, reduction, norm):
 
 def _col(v):
     """v as a column (M, 1) for a per-row array, unchanged for a scalar."""
-    return v[:, None] if np.ndim(v) else v
+    return v[:, None] if getattr(v, "ndim", 0) else v
 
 
 def _rows(a):
     """(N, C, d1, ...) -> (N * d1 * ..., C): one row per classified item, classes last."""
+    xp = np if type(a) is np.ndarray else get_array_module(a)
     if a.ndim == 2:
         return a
     if a.ndim == 1:
         return a[None]
-    return np.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
+    return xp.moveaxis(a, 1, -1).reshape(-1, a.shape[1])
 
 
 def _unrows(g, shape):
     """The inverse of :func:`_rows`: (M, C) back to ``shape`` (classes in dim 1)."""
+    xp = np if type(g) is np.ndarray else get_array_module(g)
     if len(shape) == 2:
         return g
     if len(shape) == 1:
         return g[0]
-    return np.moveaxis(g.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
+    return xp.moveaxis(g.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],)), -1, 1)
 
 
 def _pick_targets(target, ignore_index):
     """Flat class indices y (M,), with ignored ones set to 0, and the mask of counted rows
     (None when every row counts)."""
+    xp = np if type(target) is np.ndarray else get_array_module(target)
     y = target.reshape(-1)
     valid = y != ignore_index
     if valid.all():
         return y, None
-    return np.where(valid, y, 0), valid
+    return xp.where(valid, y, 0), valid
 
 
 # ---- softmax cross-entropy (notes 2.2) ---------------------------------------------------------
@@ -175,15 +180,16 @@ class CrossEntropy(Function):
 
     def forward(self, s, target, weight=None, ignore_index=-100, reduction="mean",
                 label_smoothing=0.0, probs=False):
+        xp = np if type(s) is np.ndarray else get_array_module(s)
         self.shape = s.shape
         out_shape = s.shape[:1] + s.shape[2:] if s.ndim > 1 else ()  # shape of the 'none' loss
         s2 = _rows(s)
         M, C = s2.shape
         eps = float(label_smoothing)
         sh = s2 - s2.max(axis=1, keepdims=True)  # shift by the max: exp(sh) <= 1
-        e = np.exp(sh)
+        e = xp.exp(sh)
         se = e.sum(axis=1, keepdims=True)
-        logp = sh - np.log(se)  # log p = s - logsumexp(s)
+        logp = sh - xp.log(se)  # log p = s - logsumexp(s)
         need_s, need_t = self.needs_input_grad[:2]
         if probs:
             t = _rows(target).astype(s.dtype, copy=False)
@@ -196,14 +202,14 @@ class CrossEntropy(Function):
                       logp if need_t else None, weight)
         else:
             y, valid = _pick_targets(target, ignore_index)
-            rows = np.arange(M)
+            rows = xp.arange(M)
             lp_y = logp[rows, y]  # log p_y
             wy = None if weight is None else weight[y]  # w_y
             l = -(1 - eps) * lp_y if wy is None else -(1 - eps) * wy * lp_y
             if eps:  # smoothing term: -(eps / C) sum_c w_c log p_c
                 l = l - (eps / C) * (logp.sum(axis=1) if weight is None else logp @ weight)
             if valid is not None:
-                l = np.where(valid, l, 0).astype(s.dtype, copy=False)  # ignored rows add 0
+                l = xp.where(valid, l, 0).astype(s.dtype, copy=False)  # ignored rows add 0
                 norm = float(valid.sum() if wy is None else wy @ valid)  # sum of counted w_y
             else:
                 norm = float(M if wy is None else wy.sum())
@@ -214,6 +220,7 @@ class CrossEntropy(Function):
         return _reduce(l, reduction, norm)
 
     def backward(self, g):
+        xp = np if type(g) is np.ndarray else get_array_module(g)
         reduction, norm, eps, probs, out_shape = self.meta
         r = _scale(g, reduction, norm)  # dL/dl_i: a scalar, or one per row for 'none'
         if reduction == "none":
@@ -242,7 +249,7 @@ class CrossEntropy(Function):
             else:
                 gs = p * _col(rw)
             # the one-hot part at the target: dl/ds_y -= (1 - eps) w_y   (p - Y = -e)
-            gs[np.arange(M), y] -= (1 - eps) * rw
+            gs[xp.arange(M), y] -= (1 - eps) * rw
         if gs is not None:
             gs = _unrows(gs, self.shape)
         return gs, gt
@@ -312,15 +319,16 @@ class NLL(Function):
     """
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean"):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         self.shape, self.dtype = x.shape, x.dtype
         x2 = _rows(x)
         M = x2.shape[0]
         y, valid = _pick_targets(target, ignore_index)
-        x_y = x2[np.arange(M), y]
+        x_y = x2[xp.arange(M), y]
         wy = None if weight is None else weight[y]
         l = -x_y if wy is None else -wy * x_y
         if valid is not None:
-            l = np.where(valid, l, 0).astype(x.dtype, copy=False)  # ignored rows add 0
+            l = xp.where(valid, l, 0).astype(x.dtype, copy=False)  # ignored rows add 0
             norm = float(valid.sum() if wy is None else wy @ valid)
         else:
             norm = float(M if wy is None else wy.sum())
@@ -331,6 +339,7 @@ class NLL(Function):
         return _reduce(l, reduction, norm)
 
     def backward(self, g):
+        xp = np if type(g) is np.ndarray else get_array_module(g)
         y, valid, wy = self.saved
         reduction, norm = self.meta
         r = _scale(g, reduction, norm)
@@ -341,8 +350,8 @@ class NLL(Function):
             r = r * valid
         if wy is not None:
             r = r * wy
-        gx = np.zeros((M, self.shape[1] if len(self.shape) > 1 else self.shape[0]), self.dtype)
-        gx[np.arange(M), y] = -r  # dl/dx_y = -w_y (divided by the normalizer for a mean)
+        gx = xp.zeros((M, self.shape[1] if len(self.shape) > 1 else self.shape[0]), self.dtype)
+        gx[xp.arange(M), y] = -r  # dl/dx_y = -w_y (divided by the normalizer for a mean)
         return _unrows(gx, self.shape), None
 
 
@@ -375,9 +384,10 @@ class BCE(Function):
     """
 
     def forward(self, x, y, weight=None, reduction="mean"):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         with np.errstate(divide="ignore"):
-            lx = np.maximum(np.log(x), -100)  # log x, clamped so x = 0 gives a finite loss
-            l1x = np.maximum(np.log1p(-x), -100)  # log(1 - x), clamped
+            lx = xp.maximum(xp.log(x), -100)  # log x, clamped so x = 0 gives a finite loss
+            l1x = xp.maximum(xp.log1p(-x), -100)  # log(1 - x), clamped
         l = -(y * lx + (1 - y) * l1x)
         if weight is not None:
             l = l * weight
@@ -388,6 +398,7 @@ class BCE(Function):
         return _reduce(l, reduction, l.size)
 
     def backward(self, g):
+        xp = np if type(g) is np.ndarray else get_array_module(g)
         x, y, dly, w = self.saved
         reduction, n = self.meta
         r = _scale(g, reduction, n)
@@ -395,7 +406,7 @@ class BCE(Function):
             r = r * w
         gx = gy = None
         if x is not None:  # dl/dx = (x - y) / (x (1 - x))
-            gx = r * (x - y) / np.maximum(x * (1 - x), 1e-12)
+            gx = r * (x - y) / xp.maximum(x * (1 - x), 1e-12)
         if dly is not None:  # dl/dy = log(1 - x) - log x
             gy = r * dly
         return gx, gy
@@ -436,20 +447,21 @@ class BCEWithLogits(Function):
     """
 
     def forward(self, x, y, weight=None, pos_weight=None, reduction="mean"):
-        e = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+        xp = np if type(x) is np.ndarray else get_array_module(x)
+        e = xp.exp(-xp.abs(x))  # in (0, 1]: never overflows
         log1pe = np.log1p(e)
         need_x, need_y = self.needs_input_grad
         if pos_weight is None:
-            l = np.maximum(x, 0) - x * y + log1pe  # log(1 + exp(A)) - y A
+            l = xp.maximum(x, 0) - x * y + log1pe  # log(1 + exp(A)) - y A
             spn = None
         else:
-            spn = np.maximum(-x, 0) + log1pe  # softplus(-A) = -log sigmoid(A)
+            spn = xp.maximum(-x, 0) + log1pe  # softplus(-A) = -log sigmoid(A)
             l = (1 - y) * x + (1 + (pos_weight - 1) * y) * spn
         if weight is not None:
             l = l * weight
         sig_neg = None
         if need_x:  # sigmoid(-A) = 1 - p, from e = exp(-|A|) without overflow
-            sig_neg = np.where(x >= 0, e, 1) / (1 + e)
+            sig_neg = xp.where(x >= 0, e, 1) / (1 + e)
         self.save(x if need_y else None, y if need_x else None, sig_neg,
                   spn if need_y else None, weight, pos_weight)
         self.meta = (reduction, float(l.size))
@@ -540,7 +552,8 @@ class L1(_ResidualLoss):
 
     @staticmethod
     def kernel(d):
-        return np.abs(d), np.sign(d)
+        xp = np if type(d) is np.ndarray else get_array_module(d)
+        return xp.abs(d), xp.sign(d)
 
 
 class SmoothL1(_ResidualLoss):
@@ -548,12 +561,13 @@ class SmoothL1(_ResidualLoss):
 
     @staticmethod
     def kernel(d, beta):
-        ad = np.abs(d)
+        xp = np if type(d) is np.ndarray else get_array_module(d)
+        ad = xp.abs(d)
         if beta == 0:  # the quadratic part vanishes: plain L1
-            return ad, np.sign(d)
+            return ad, xp.sign(d)
         small = ad < beta
-        l = np.where(small, (0.5 / beta) * d * d, ad - 0.5 * beta)
-        return l, np.where(small, d / beta, np.sign(d))
+        l = xp.where(small, (0.5 / beta) * d * d, ad - 0.5 * beta)
+        return l, xp.where(small, d / beta, xp.sign(d))
 
 
 class Huber(_ResidualLoss):
@@ -561,9 +575,10 @@ class Huber(_ResidualLoss):
 
     @staticmethod
     def kernel(d, delta):
-        ad = np.abs(d)
-        l = np.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
-        return l, np.clip(d, -delta, delta)
+        xp = np if type(d) is np.ndarray else get_array_module(d)
+        ad = xp.abs(d)
+        l = xp.where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
+        return l, xp.clip(d, -delta, delta)
 
 
 def _residual_checks(fn, input, target, reduction):
@@ -621,22 +636,23 @@ class KLDiv(Function):
     """
 
     def forward(self, x, t, reduction="mean", log_target=False):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         with np.errstate(divide="ignore", invalid="ignore"):
             if log_target:
-                et = np.exp(t)
+                et = xp.exp(t)
                 l = et * (t - x)
                 dt = et * (t - x + 1)
                 dx = -et
             else:
-                logt = np.log(t)
-                l = np.where(t == 0, 0, t * logt) - t * x  # t log t is 0 at t = 0
+                logt = xp.log(t)
+                l = xp.where(t == 0, 0, t * logt) - t * x  # t log t is 0 at t = 0
                 dt = logt + 1 - x
                 dx = -t
         need_x, need_t = self.needs_input_grad
         self.save(dx if need_x else None, dt if need_t else None)
         n = x.shape[0] if reduction == "batchmean" and x.ndim else l.size
         self.meta = (reduction, float(n))
-        return _reduce(l.astype(np.result_type(x, t), copy=False), reduction, n)
+        return _reduce(l.astype(np.result_type(x.dtype, t.dtype), copy=False), reduction, n)
 
     def backward(self, g):
         dx, dt = self.saved

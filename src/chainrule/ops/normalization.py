@@ -28,6 +28,7 @@ import numbers
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ._util import OpError, OpTypeError
 
 # ---- per-channel helpers on (N, C M) arrays -----------------------------------------------------
@@ -35,22 +36,25 @@ from ._util import OpError, OpTypeError
 
 def _plane(v, M, dtype):
     """A per-channel vector (C,) repeated into the (C M,) layout of one example."""
-    v = np.asarray(v, dtype)
-    return v if M == 1 else np.repeat(v, M)
+    xp = np if type(v) is np.ndarray else get_array_module(v)
+    v = xp.asarray(v, dtype)
+    return v if M == 1 else xp.repeat(v, M)
 
 
 def _channel_sum(a, C, M):
     """(N, C M) -> (C,): sum over the examples and the M positions of each channel (two GEMVs)."""
-    s = np.ones(a.shape[0], a.dtype) @ a
-    return s if M == 1 else s.reshape(C, M) @ np.ones(M, a.dtype)
+    xp = np if type(a) is np.ndarray else get_array_module(a)
+    s = xp.ones(a.shape[0], a.dtype) @ a
+    return s if M == 1 else s.reshape(C, M) @ xp.ones(M, a.dtype)
 
 
 def _channel_dot(a, b, C, M):
     """(N, C M), (N, C M) -> (C,): sum_i a_i b_i per channel."""
+    xp = np if type(a) is np.ndarray else get_array_module(a)
     N = a.shape[0]
     if M >= 128:  # long rows: one BLAS dot per (example, channel)
-        rows = np.matmul(a.reshape(N * C, 1, M), b.reshape(N * C, M, 1)).reshape(N, C)
-        return np.ones(N, a.dtype) @ rows
+        rows = xp.matmul(a.reshape(N * C, 1, M), b.reshape(N * C, M, 1)).reshape(N, C)
+        return xp.ones(N, a.dtype) @ rows
     return _channel_sum(a * b, C, M)
 
 
@@ -64,6 +68,7 @@ class BatchNorm(Function):
     fresh_grads = True  # backward returns new arrays only
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, momentum, eps):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         N, C = x.shape[:2]
         M = x.size // (N * C)
         n = N * M
@@ -72,7 +77,7 @@ class BatchNorm(Function):
         mu = _channel_sum(xw, C, M) / dt.type(n)  # mu_d = (1/n) sum_i x_id
         d = xw - _plane(mu, M, dt)  # x - mu
         var = _channel_dot(d, d, C, M) / dt.type(n)  # sigma_d^2, biased (divides by n)
-        invstd = (1.0 / np.sqrt(var + eps)).astype(dt)
+        invstd = (1.0 / xp.sqrt(var + eps)).astype(dt)
         w = affine[0].astype(dt) if has_weight else None  # gamma (a copy, in x's dtype)
         b = affine[-1] if has_bias else None
         scale = invstd if w is None else w * invstd  # gamma / sqrt(sigma^2 + eps)
@@ -128,10 +133,11 @@ class BatchNormEval(Function):
     fresh_grads = True  # backward returns new arrays only
 
     def forward(self, x, *affine, has_weight, has_bias, running_mean, running_var, eps):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         N, C = x.shape[:2]
         M = x.size // (N * C)
         dt = x.dtype
-        invstd = (1.0 / np.sqrt(running_var.astype(dt) + eps)).astype(dt)
+        invstd = (1.0 / xp.sqrt(running_var.astype(dt) + eps)).astype(dt)
         mean = running_mean.astype(dt)
         w = affine[0] if has_weight else None
         b = affine[-1] if has_bias else None
@@ -238,9 +244,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 def _channel_window_sum(a, before, after):
     """s_c = sum of a_{c'} for c' in [c - before, c + after] (clipped to the channels), along
     axis 1 of a (N, C, *): zero padding then one shifted add per window position."""
+    xp = np if type(a) is np.ndarray else get_array_module(a)
     N, C = a.shape[:2]
     size = before + after + 1
-    padded = np.zeros((N, C + size - 1) + a.shape[2:], a.dtype)
+    padded = xp.zeros((N, C + size - 1) + a.shape[2:], a.dtype)
     padded[:, before:before + C] = a
     s = padded[:, 0:C].copy()
     for j in range(1, size):

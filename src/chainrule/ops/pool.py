@@ -35,9 +35,11 @@ import numbers
 
 import numpy as np
 
+from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..autograd.grad_mode import _State
-from ..parallel import parallel_for
+from .conv_kernels import parallel_for  # NumPy: the batch over the threads; a device: one call
 from ._util import OpError, OpTypeError, no_grad_result
 
 # ---- arguments and geometry --------------------------------------------------------------------
@@ -99,18 +101,19 @@ def _geometry(x, kernel_size, stride, padding, dilation, ceil_mode, op):
 def _padded(x, p, extent, fill):
     """x (N, C, H, W) padded by p on the top/left and as much as ``extent`` (the rows and columns
     the windows reach) needs on the bottom/right, with ``fill``; x itself when nothing is needed."""
+    xp = np if type(x) is np.ndarray else get_array_module(x)
     N, C, H, W = x.shape
     rh = max(0, extent[0] - H - p[0])
     rw = max(0, extent[1] - W - p[1])
     if p == (0, 0) and rh == 0 and rw == 0:
         return x
-    xp = np.empty((N, C, p[0] + H + rh, p[1] + W + rw), x.dtype)
-    xp[:, :, :p[0]] = fill
-    xp[:, :, p[0] + H:] = fill
-    xp[:, :, p[0]:p[0] + H, :p[1]] = fill
-    xp[:, :, p[0]:p[0] + H, p[1] + W:] = fill
-    xp[:, :, p[0]:p[0] + H, p[1]:p[1] + W] = x
-    return xp
+    xpad = xp.empty((N, C, p[0] + H + rh, p[1] + W + rw), x.dtype)
+    xpad[:, :, :p[0]] = fill
+    xpad[:, :, p[0] + H:] = fill
+    xpad[:, :, p[0]:p[0] + H, :p[1]] = fill
+    xpad[:, :, p[0]:p[0] + H, p[1] + W:] = fill
+    xpad[:, :, p[0]:p[0] + H, p[1]:p[1] + W] = x
+    return xpad
 
 
 def _window_slices(k, s, d, out):
@@ -126,23 +129,27 @@ def _extent(k, s, d, out):
     return tuple((out[a] - 1) * s[a] + d[a] * (k[a] - 1) + 1 for a in (0, 1))
 
 
-def _gather(xp, k, s, d, out):
+def _gather(xpad, k, s, d, out):
     """The windows of the padded input as one contiguous array (kH kW, N, C, H_out, W_out):
     plane (i, j) holds x_{n,c, u sH + i dH, v sW + j dW}. One strided copy: ufuncs on the
     contiguous planes are many times faster than on strided slices."""
-    N, C = xp.shape[:2]
-    sn, sc, sh, sw = xp.strides
-    win = np.lib.stride_tricks.as_strided(
-        xp, shape=(k[0], k[1], N, C, out[0], out[1]),
-        strides=(d[0] * sh, d[1] * sw, sn, sc, s[0] * sh, s[1] * sw), writeable=False)
-    return np.ascontiguousarray(win).reshape(k[0] * k[1], N, C, out[0], out[1])
+    xp = np if type(xpad) is np.ndarray else get_array_module(xpad)
+    N, C = xpad.shape[:2]
+    sn, sc, sh, sw = xpad.strides
+    shape = (k[0], k[1], N, C, out[0], out[1])
+    strides = (d[0] * sh, d[1] * sw, sn, sc, s[0] * sh, s[1] * sw)
+    if xp is np:
+        win = np.lib.stride_tricks.as_strided(xpad, shape=shape, strides=strides, writeable=False)
+    else:  # CuPy's as_strided has no ``writeable``
+        win = xp.lib.stride_tricks.as_strided(xpad, shape=shape, strides=strides)
+    return xp.ascontiguousarray(win).reshape(k[0] * k[1], N, C, out[0], out[1])
 
 
-def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None):
+def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None, xp=np):
     """The adjoint of reading the slices: gx_padded[slice_k] += g_of(k) for every offset k, then
     cropped to the input (written into ``dst`` of that shape when given). Disjoint windows are
     written, not added; when they also tile the padded input exactly, nothing needs zeroing
-    first."""
+    first. ``xp``: the array module of the gradients."""
     disjoint = all(s[a] >= d[a] * (k[a] - 1) + 1 for a in (0, 1))
     tiled = disjoint and d == (1, 1) and s == k and padded_shape[2:] == (out[0] * s[0],
                                                                           out[1] * s[1])
@@ -151,7 +158,7 @@ def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None)
         if not tiled:
             gxp[...] = 0
     else:
-        gxp = (np.empty if tiled else np.zeros)(padded_shape, dtype)
+        gxp = (xp.empty if tiled else xp.zeros)(padded_shape, dtype)
     for idx, (si, sj) in enumerate(slices):
         view = gxp[:, :, si, sj]
         if disjoint:
@@ -162,7 +169,7 @@ def _spread(g_of, slices, padded_shape, p, shape, k, s, d, out, dtype, dst=None)
         return gxp
     H, W = shape[2:]
     if dst is None:
-        return np.ascontiguousarray(gxp[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
+        return xp.ascontiguousarray(gxp[:, :, p[0]:p[0] + H, p[1]:p[1] + W])
     dst[...] = gxp[:, :, p[0]:p[0] + H, p[1]:p[1] + W]
     return dst
 
@@ -194,22 +201,23 @@ class MaxPool2d(Function):
     fresh_grads = True  # backward returns new arrays only
 
     def forward(self, x, k, s, p, d, out, with_indices=False):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         x4 = _as4d(x)
         n, c = x4.shape[:2]
         kk = k[0] * k[1]
         need_arg = with_indices or (self.needs_input_grad[0] and _State.enabled)
         dt = np.uint8 if kk < 256 else np.int32
-        y = np.empty((n, c) + tuple(out), x.dtype)
-        arg = np.empty(y.shape, dt) if need_arg else None
+        y = xp.empty((n, c) + tuple(out), x.dtype)
+        arg = xp.empty(y.shape, dt) if need_arg else None
         extent = _extent(k, s, d, out)
 
         def part(lo, hi):  # examples lo..hi, on one of the threads (chainrule.parallel)
-            xp = _padded(x4[lo:hi], p, extent, -np.inf)
-            cols = _gather(xp, k, s, d, out)  # (kH kW, n, C, H_out, W_out), a plane per offset
+            xpad = _padded(x4[lo:hi], p, extent, -np.inf)
+            cols = _gather(xpad, k, s, d, out)  # (kH kW, n, C, H_out, W_out), a plane per offset
             _running_max(cols, y[lo:hi], None if arg is None else arg[lo:hi])
-            return xp.shape[2:]
+            return xpad.shape[2:]
 
-        padded_hw = parallel_for(n, part, min_chunk=_min_chunk(x4))[0]
+        padded_hw = parallel_for(n, part, min_chunk=_min_chunk(x4), xp=xp)[0]
         self.geom = (x.shape, (n, c) + tuple(padded_hw), k, s, p, d, out)
         self.save(arg)
         y = y if x.ndim == 4 else y[0]
@@ -218,11 +226,12 @@ class MaxPool2d(Function):
         return y, _flat_indices(arg, x4.shape, k, s, p, d, out).reshape(y.shape)
 
     def backward(self, gy, *unused):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         (arg,) = self.saved
         shape, pshape, k, s, p, d, out = self.geom
         g = _as4d(gy)
         shape4 = _as4d_shape(shape)
-        gx = np.empty(shape4, g.dtype)
+        gx = xp.empty(shape4, g.dtype)
         slices = _window_slices(k, s, d, out)
 
         def part(lo, hi):
@@ -232,18 +241,19 @@ class MaxPool2d(Function):
                 hit = aa == idx
                 if dst is None:
                     return ga * hit
-                np.multiply(ga, hit, out=dst)
+                xp.multiply(ga, hit, out=dst)
 
             _spread(routed, slices, (hi - lo,) + pshape[1:], p, (hi - lo,) + shape4[1:], k, s, d,
-                    out, g.dtype, dst=gx[lo:hi])
+                    out, g.dtype, dst=gx[lo:hi], xp=xp)
 
-        parallel_for(shape4[0], part, min_chunk=_min_chunk(gx))
+        parallel_for(shape4[0], part, min_chunk=_min_chunk(gx), xp=xp)
         return gx.reshape(shape)
 
 
 def _running_max(cols, y, arg):
     """y = the maximum over the planes of cols (kH kW, ...) and, unless arg is None, arg = the
     first plane where it is reached; both written in place."""
+    xp = np if type(cols) is np.ndarray else get_array_module(cols)
     kk = len(cols)
     if kk == 1:
         y[...] = cols[0]
@@ -251,22 +261,22 @@ def _running_max(cols, y, arg):
             arg[...] = 0
         return
     if arg is None:
-        np.max(cols, axis=0, out=y)  # no backward to come: the maxima only
+        xp.max(cols, axis=0, out=y)  # no backward to come: the maxima only
         return
     # running maximum and the offset where it was reached; an offset takes over only when
     # strictly larger, so ties keep the first maximum in row-major order (as PyTorch)
     dt = arg.dtype.type
-    np.greater(cols[1], cols[0], out=arg, casting="unsafe")
-    np.maximum(cols[0], cols[1], out=y)
-    later = np.empty_like(arg)
+    xp.greater(cols[1], cols[0], out=arg, casting="unsafe")
+    xp.maximum(cols[0], cols[1], out=y)
+    later = xp.empty_like(arg)
     for idx in range(2, kk):
-        np.greater(cols[idx], y, out=later, casting="unsafe")
-        np.maximum(y, cols[idx], out=y)
+        xp.greater(cols[idx], y, out=later, casting="unsafe")
+        xp.maximum(y, cols[idx], out=y)
         later *= dt(idx)
-        np.maximum(arg, later, out=arg)  # = idx where later (idx > every earlier offset)
-    if np.isnan(y).any():  # NaN propagates; its index is that of the last NaN (as torch)
+        xp.maximum(arg, later, out=arg)  # = idx where later (idx > every earlier offset)
+    if xp.isnan(y).any():  # NaN propagates; its index is that of the last NaN (as torch)
         for idx in range(kk):
-            np.copyto(arg, idx, where=np.isnan(cols[idx]))
+            xp.copyto(arg, idx, where=xp.isnan(cols[idx]))
 
 
 def _as4d_shape(shape):
@@ -275,10 +285,11 @@ def _as4d_shape(shape):
 
 def _flat_indices(arg, shape, k, s, p, d, out):
     """Flat index into H*W of each window's maximum, from its kernel offset (PyTorch's indices)."""
+    xp = np if type(arg) is np.ndarray else get_array_module(arg)
     W = shape[3]
-    rows = (np.arange(out[0]) * s[0] - p[0])[:, None]
-    cols = np.arange(out[1]) * s[1] - p[1]
-    i, j = np.divmod(arg.astype(np.int64), k[1])
+    rows = (xp.arange(out[0]) * s[0] - p[0])[:, None]
+    cols = xp.arange(out[1]) * s[1] - p[1]
+    i, j = xp.divmod(arg.astype(np.int64), k[1])
     return (rows + i * d[0]) * W + (cols + j * d[1])
 
 
@@ -335,31 +346,33 @@ class AvgPool2d(Function):
     fresh_grads = True  # backward returns new arrays only
 
     def forward(self, x, k, s, p, out, inv):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         x4 = _as4d(x)
         n, c = x4.shape[:2]
         d = (1, 1)
-        y = np.empty((n, c) + tuple(out), x.dtype)
+        y = xp.empty((n, c) + tuple(out), x.dtype)
         extent = _extent(k, s, d, out)
 
         def part(lo, hi):  # examples lo..hi, on one of the threads (chainrule.parallel)
-            xp = _padded(x4[lo:hi], p, extent, 0)
-            cols = _gather(xp, k, s, d, out)  # (kH kW, n, C, H_out, W_out)
+            xpad = _padded(x4[lo:hi], p, extent, 0)
+            cols = _gather(xpad, k, s, d, out)  # (kH kW, n, C, H_out, W_out)
             kk = len(cols)
             # the window sums as one GEMV over the planes (faster than adding them one by one)
             yp = y[lo:hi].reshape(-1)
-            np.matmul(np.ones(kk, x.dtype), cols.reshape(kk, -1), out=yp)
+            xp.matmul(xp.ones(kk, x.dtype), cols.reshape(kk, -1), out=yp)
             y[lo:hi] *= inv
-            return xp.shape[2:]
+            return xpad.shape[2:]
 
-        padded_hw = parallel_for(n, part, min_chunk=_min_chunk(x4))[0]
+        padded_hw = parallel_for(n, part, min_chunk=_min_chunk(x4), xp=xp)[0]
         self.geom = (x.shape, (n, c) + tuple(padded_hw), k, s, p, out, inv)
         return y if x.ndim == 4 else y[0]
 
     def backward(self, gy):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         shape, pshape, k, s, p, out, inv = self.geom
         g = _as4d(gy) * inv  # dy/dx = 1 / D on each window
         shape4 = _as4d_shape(shape)
-        gx = np.empty(shape4, g.dtype)
+        gx = xp.empty(shape4, g.dtype)
         slices = _window_slices(k, s, (1, 1), out)
 
         def part(lo, hi):
@@ -371,9 +384,9 @@ class AvgPool2d(Function):
                 dst[...] = ga
 
             _spread(spread, slices, (hi - lo,) + pshape[1:], p, (hi - lo,) + shape4[1:], k, s,
-                    (1, 1), out, g.dtype, dst=gx[lo:hi])
+                    (1, 1), out, g.dtype, dst=gx[lo:hi], xp=xp)
 
-        parallel_for(shape4[0], part, min_chunk=_min_chunk(gx))
+        parallel_for(shape4[0], part, min_chunk=_min_chunk(gx), xp=xp)
         return gx.reshape(shape)
 
 
@@ -409,7 +422,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         if (dh == dh[0]).all() and (dw == dw[0]).all():
             inv = dt.type(1.0 / (int(dh[0]) * int(dw[0])))
         else:
-            inv = (1.0 / np.outer(dh, dw)).astype(dt)
+            inv = backend.asarray_like(input.data, (1.0 / np.outer(dh, dw)).astype(dt))
     return AvgPool2d.apply(input, k=k, s=s, p=p, out=out, inv=inv)
 
 
@@ -440,12 +453,14 @@ def _adaptive_bounds(size, out):
     return (i * size) // out, -((-(i + 1) * size) // out)
 
 
-def _averaging_matrix(size, out, dtype):
-    """P (out, size) with P[i, h] = 1 / (end_i - start_i) for h in window i, else 0."""
+def _averaging_matrix(size, out, dtype, like=None):
+    """P (out, size) with P[i, h] = 1 / (end_i - start_i) for h in window i, else 0; on the
+    device of array ``like`` when given."""
     start, end = _adaptive_bounds(size, out)
     h = np.arange(size)
     inside = (h >= start[:, None]) & (h < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
+    m = (inside / (end - start)[:, None]).astype(dtype)
+    return m if like is None or type(like) is np.ndarray else backend.asarray_like(like, m)
 
 
 class AdaptiveAvgPool2d(Function):
@@ -454,30 +469,33 @@ class AdaptiveAvgPool2d(Function):
     fresh_grads = True  # backward returns new arrays only
 
     def forward(self, x, out):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         x4 = _as4d(x)
         N, C, H, W = x4.shape
         self.meta = (x.shape, out)
         if out == (1, 1):  # global average pooling: one GEMV over the flattened maps
-            y = x4.reshape(N * C, H * W) @ np.full(H * W, 1.0 / (H * W), x.dtype)
+            y = x4.reshape(N * C, H * W) @ xp.full(H * W, 1.0 / (H * W), x.dtype)
             y = y.reshape(N, C, 1, 1)
         else:
-            ph, pw = _averaging_matrix(H, out[0], x.dtype), _averaging_matrix(W, out[1], x.dtype)
+            ph = _averaging_matrix(H, out[0], x.dtype, x)
+            pw = _averaging_matrix(W, out[1], x.dtype, x)
             self.mats = (ph, pw)
             t = x4.reshape(N * C * H, W) @ pw.T  # (N C H, W_out): average along W
-            y = np.matmul(ph, t.reshape(N * C, H, out[1]))  # (N C, H_out, W_out): along H
+            y = xp.matmul(ph, t.reshape(N * C, H, out[1]))  # (N C, H_out, W_out): along H
             y = y.reshape(N, C, out[0], out[1])
         return y if x.ndim == 4 else y[0]
 
     def backward(self, gy):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         shape, out = self.meta
         g = _as4d(gy)
         N, C = g.shape[:2]
         H, W = shape[-2:]
         if out == (1, 1):  # d y / d x = 1 / (H W) everywhere: repeat g / (H W) over each map
-            gx = np.repeat(g.reshape(N * C, 1) * g.dtype.type(1.0 / (H * W)), H * W, axis=1)
+            gx = xp.repeat(g.reshape(N * C, 1) * g.dtype.type(1.0 / (H * W)), H * W, axis=1)
         else:
             ph, pw = self.mats
-            t = np.matmul(ph.T, g.reshape(N * C, out[0], out[1]))  # (N C, H, W_out): P_H^T g
+            t = xp.matmul(ph.T, g.reshape(N * C, out[0], out[1]))  # (N C, H, W_out): P_H^T g
             gx = (t.reshape(N * C * H, out[1]) @ pw).reshape(N, C, H, W)  # ... P_W
         return gx.reshape(shape)
 
@@ -515,11 +533,12 @@ class AdaptiveMaxPool2d(Function):
     fresh_grads = True  # backward returns new arrays only
 
     def forward(self, x, out, with_indices=False):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         x4 = _as4d(x)
         N, C, H, W = x4.shape
         hs, he = _adaptive_bounds(H, out[0])
         ws, we = _adaptive_bounds(W, out[1])
-        flat = np.empty((N, C) + out, np.int64)
+        flat = xp.empty((N, C) + out, np.int64)
 
         def argmaxes(nan_aware):
             for i in range(out[0]):
@@ -527,16 +546,16 @@ class AdaptiveMaxPool2d(Function):
                     win = x4[:, :, hs[i]:he[i], ws[j]:we[j]].reshape(N, C, -1)
                     a = win.argmax(axis=2)  # the first maximum, as torch
                     if nan_aware:  # a NaN wins, the last one (as torch)
-                        nan = np.isnan(win)
+                        nan = xp.isnan(win)
                         last_nan = win.shape[2] - 1 - nan[:, :, ::-1].argmax(axis=2)
-                        a = np.where(nan.any(axis=2), last_nan, a)
-                    r, c = np.divmod(a, we[j] - ws[j])
+                        a = xp.where(nan.any(axis=2), last_nan, a)
+                    r, c = xp.divmod(a, we[j] - ws[j])
                     flat[:, :, i, j] = (hs[i] + r) * W + ws[j] + c
-            return np.take_along_axis(x4.reshape(N, C, H * W), flat.reshape(N, C, -1),
+            return xp.take_along_axis(x4.reshape(N, C, H * W), flat.reshape(N, C, -1),
                                       axis=2).reshape(flat.shape)
 
         y = argmaxes(False)
-        if np.isnan(y).any():
+        if xp.isnan(y).any():
             y = argmaxes(True)
         self.save(flat)
         self.shape = x.shape
@@ -544,13 +563,14 @@ class AdaptiveMaxPool2d(Function):
         return (y, flat if x.ndim == 4 else flat[0]) if with_indices else y
 
     def backward(self, gy, *unused):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         (flat,) = self.saved
         g = _as4d(gy)
         N, C = g.shape[:2]
         H, W = self.shape[-2:]
         # dy/dx = 1 at each window's argmax; windows may share it, so the gradients are summed
-        rows = (np.arange(N * C) * (H * W))[:, None]
-        gx = np.bincount((rows + flat.reshape(N * C, -1)).ravel(), weights=g.reshape(-1),
+        rows = (xp.arange(N * C) * (H * W))[:, None]
+        gx = xp.bincount((rows + flat.reshape(N * C, -1)).ravel(), weights=g.reshape(-1),
                          minlength=N * C * H * W)
         return gx.astype(g.dtype, copy=False).reshape(self.shape)
 

@@ -45,7 +45,9 @@ import functools
 
 import numpy as np
 
+from .. import backend
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ..parallel import wide_blas
 from ..tensor import Tensor
 from ._util import OpError, OpTypeError
@@ -72,7 +74,7 @@ class _Schedule:
 
     __slots__ = ("order", "reverse", "bs", "perm", "inv", "mask")
 
-    def __init__(self, lengths, T, B, reverse, dtype):
+    def __init__(self, lengths, T, B, reverse, dtype, like=None):
         self.reverse = reverse
         self.order = range(T - 1, -1, -1) if reverse else range(T)
         self.perm = self.inv = self.mask = None
@@ -86,6 +88,12 @@ class _Schedule:
         real = np.arange(T)[:, None] < lengths[None, :]  # (T, B): step t is real for sequence b
         self.bs = real.sum(1).tolist()
         self.mask = real[:, :, None].astype(dtype)
+        if like is not None and type(like) is not np.ndarray:  # made on the host (lengths live
+            # there), used on the device of the sequence
+            self.mask = backend.asarray_like(like, self.mask)
+            if self.perm is not None:
+                self.perm = backend.asarray_like(like, self.perm)
+                self.inv = backend.asarray_like(like, self.inv)
 
     def rows(self, a):
         """(B, ...) into sorted order."""
@@ -109,19 +117,21 @@ class _Schedule:
 def _input_part(x, w, b):
     """W x_t + b for every t at once, (T, G, B): one batched product, the bias riding along as an
     extra column of W against a row of ones under x_t^T."""
+    xp = np if type(x) is np.ndarray else get_array_module(x)
     T, B, I = x.shape
     if b is None:
-        return np.matmul(w, x.transpose(0, 2, 1))
-    xa = np.empty((T, I + 1, B), x.dtype)
+        return xp.matmul(w, x.transpose(0, 2, 1))
+    xa = xp.empty((T, I + 1, B), x.dtype)
     xa[:, :I] = x.transpose(0, 2, 1)
     xa[:, I] = 1
-    return np.matmul(np.concatenate((w, b[:, None]), axis=1), xa)
+    return xp.matmul(xp.concatenate((w, b[:, None]), axis=1), xa)
 
 
 def _states(T, H, B, dt, first, reverse, rows=None):
     """(T + 1, rows, B) buffer of h_t^T in time order, h_0 at index 0 (forward) or T (reverse);
     step t reads index p(t) and writes q(t). Rows past H hold ones (a bias column of W_hh)."""
-    S = np.zeros((T + 1, rows or H, B), dt)  # zeros: steps masked by lengths stay finite
+    xp = np if type(first) is np.ndarray else get_array_module(first)
+    S = xp.zeros((T + 1, rows or H, B), dt)  # zeros: steps masked by lengths stay finite
     if rows:
         S[:, H:] = 1
     S[T if reverse else 0, :H] = first.T
@@ -130,11 +140,12 @@ def _states(T, H, B, dt, first, reverse, rows=None):
 
 def _outputs(S, sc, T, H):
     """y (T, B, H) with zeros at padded steps, and h_n (B, H), from the state buffer."""
+    xp = np if type(S) is np.ndarray else get_array_module(S)
     Y = S[:T, :H] if sc.reverse else S[1:, :H]
-    y = np.ascontiguousarray(Y.transpose(0, 2, 1))
+    y = xp.ascontiguousarray(Y.transpose(0, 2, 1))
     if sc.mask is not None:
         y = y * sc.mask  # padded steps output 0
-    hn = np.ascontiguousarray(S[0 if sc.reverse else T, :H].T)
+    hn = xp.ascontiguousarray(S[0 if sc.reverse else T, :H].T)
     return sc.uncols(y), sc.unrows(hn)
 
 
@@ -145,18 +156,21 @@ def _prev_states(S, sc, T):
 
 def _by_columns(a):
     """(T, R, B) -> (R, T*B) (a copy): the layout of one GEMM over every step."""
+    xp = np if type(a) is np.ndarray else get_array_module(a)
     T, R, B = a.shape
-    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(R, T * B)
+    return xp.ascontiguousarray(a.transpose(1, 0, 2)).reshape(R, T * B)
 
 
 def _grad_cols(gy, sc):
     """dL/dy (T, B, H) -> (T, H, B) in sorted order (a contiguous copy)."""
-    return np.ascontiguousarray(sc.cols(gy).transpose(0, 2, 1))
+    xp = np if type(gy) is np.ndarray else get_array_module(gy)
+    return xp.ascontiguousarray(sc.cols(gy).transpose(0, 2, 1))
 
 
 def _grad_state(g, sc, dt):
     """dL/dh_n (B, H) -> (H, B) in sorted order: a new array the backward loop updates."""
-    return np.array(sc.rows(g).T, dtype=dt, order="C")
+    xp = np if type(g) is np.ndarray else get_array_module(g)
+    return xp.array(sc.rows(g).T, dtype=dt, order="C")
 
 
 def _bias_sum(b_ih, b_hh):
@@ -167,34 +181,39 @@ def _bias_sum(b_ih, b_hh):
 
 def _row_sum(g2):
     """Sum over the rows of a 2-D array as a GEMV (much faster than .sum(0))."""
-    return np.ones(g2.shape[0], g2.dtype) @ g2
+    xp = np if type(g2) is np.ndarray else get_array_module(g2)
+    return xp.ones(g2.shape[0], g2.dtype) @ g2
 
 
 def _sigmoid_into(s, out):
     """out = sigmoid(s) = (1 + tanh(s / 2)) / 2 (no overflow for any s)."""
-    np.multiply(s, 0.5, out=out)
-    np.tanh(out, out=out)
-    np.multiply(out, 0.5, out=out)
-    np.add(out, 0.5, out=out)
+    xp = np if type(s) is np.ndarray else get_array_module(s)
+    xp.multiply(s, 0.5, out=out)
+    xp.tanh(out, out=out)
+    xp.multiply(out, 0.5, out=out)
+    xp.add(out, 0.5, out=out)
     return out
 
 
 def _roll_lstm(w):
     """PyTorch's gate blocks (i, f, g, o) -> the internal order (o, i, f, g) (a new array)."""
+    xp = np if type(w) is np.ndarray else get_array_module(w)
     H = w.shape[0] // 4
-    return np.concatenate((w[3 * H:], w[:3 * H]))
+    return xp.concatenate((w[3 * H:], w[:3 * H]))
 
 
 def _unroll_lstm(w):
     """Internal (o, i, f, g) -> PyTorch's (i, f, g, o) (a new array)."""
+    xp = np if type(w) is np.ndarray else get_array_module(w)
     H = w.shape[0] // 4
-    return np.concatenate((w[H:], w[:H]))
+    return xp.concatenate((w[H:], w[:H]))
 
 
 def _nrz_to_rzn(w):
     """GRU blocks (n, r, z) -> PyTorch's (r, z, n) (a new array)."""
+    xp = np if type(w) is np.ndarray else get_array_module(w)
     H = w.shape[0] // 3
-    return np.concatenate((w[H:], w[:H]))
+    return xp.concatenate((w[H:], w[:H]))
 
 
 def _seq_grads(needs, sc, dS, x, w_ih_rows, Hp, state_grads, to_torch=None):
@@ -207,11 +226,12 @@ def _seq_grads(needs, sc, dS, x, w_ih_rows, Hp, state_grads, to_torch=None):
     order; state_grads: dL/dh_0^T (and dL/dc_0^T) as (H, B); ``to_torch`` maps an internal (G, ...)
     array to PyTorch's gate order (a new array), None where the orders agree.
     """
+    xp = np if type(dS) is np.ndarray else get_array_module(dS)
     Gs, T, B = dS.shape
     dS2 = dS.reshape(Gs, T * B)
     to_torch = to_torch or (lambda g: g)
     out = [sc.uncols((dS2.T @ w_ih_rows).reshape(T, B, -1)) if needs[0] else None]
-    out += [sc.unrows(np.ascontiguousarray(g.T)) if need else None
+    out += [sc.unrows(xp.ascontiguousarray(g.T)) if need else None
             for g, need in zip(state_grads, needs[1:])]
     k = 1 + len(state_grads)
     out.append(to_torch(dS2 @ x.reshape(T * B, -1)) if needs[k] else None)
@@ -236,14 +256,15 @@ class RNN(Function):
     @_wide_blas
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, reverse=False,
                 nonlinearity="tanh"):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         dt = x.dtype
-        sc = _Schedule(lengths, T, B, reverse, dt)
+        sc = _Schedule(lengths, T, B, reverse, dt, x)
         x, h0 = sc.cols(x), sc.rows(h0)
         G = _input_part(x, w_ih, _bias_sum(b_ih, b_hh))  # W_ih x_t + b for every t, (T, H, B)
         S = _states(T, H, B, dt, h0, reverse)
-        tmp = np.empty((H, B), dt)
+        tmp = xp.empty((H, B), dt)
         relu = nonlinearity == "relu"
         off = 0 if reverse else 1
         for t in sc.order:
@@ -251,18 +272,19 @@ class RNN(Function):
             if n < B:
                 S[q, :, n:] = S[p, :, n:]  # finished / not yet started sequences keep their state
             hq, tn = S[q, :, :n], tmp[:, :n]
-            np.matmul(w_hh, S[p, :, :n], out=tn)  # W_hh h_{t-1}
-            np.add(G[t, :, :n], tn, out=hq)  # s_t = W_ih x_t + b + W_hh h_{t-1}
+            xp.matmul(w_hh, S[p, :, :n], out=tn)  # W_hh h_{t-1}
+            xp.add(G[t, :, :n], tn, out=hq)  # s_t = W_ih x_t + b + W_hh h_{t-1}
             if relu:
-                np.maximum(hq, 0, out=hq)  # h_t = relu(s_t)
+                xp.maximum(hq, 0, out=hq)  # h_t = relu(s_t)
             else:
-                np.tanh(hq, out=hq)  # h_t = tanh(s_t)
+                xp.tanh(hq, out=hq)  # h_t = tanh(s_t)
         self.sc, self.relu = sc, relu
         self.save(x, S, w_ih, w_hh)
         return _outputs(S, sc, T, H)
 
     @_wide_blas
     def backward(self, gy, ghn):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         x, S, w_ih, w_hh = self.saved
         sc = self.sc
         T, H, B = S.shape[0] - 1, S.shape[1], S.shape[2]
@@ -270,17 +292,17 @@ class RNN(Function):
         if self.relu:
             D = (Y > 0).astype(Y.dtype)  # relu'(s_t) = [h_t > 0]
         else:
-            D = np.multiply(Y, Y)
-            np.subtract(1, D, out=D)  # tanh'(s_t) = 1 - h_t^2
+            D = xp.multiply(Y, Y)
+            xp.subtract(1, D, out=D)  # tanh'(s_t) = 1 - h_t^2
         gy, dh = _grad_cols(gy, sc), _grad_state(ghn, sc, S.dtype)  # dh: dL/dh_t from dL/dh_n
-        dS = (np.zeros if sc.mask is not None else np.empty)((H, T, B), S.dtype)
-        whT = np.ascontiguousarray(w_hh.T)
+        dS = (xp.zeros if sc.mask is not None else xp.empty)((H, T, B), S.dtype)
+        whT = xp.ascontiguousarray(w_hh.T)
         for t in reversed(sc.order):
             n = sc.bs[t]
             dhn = dh[:, :n]
-            np.add(dhn, gy[t, :, :n], out=dhn)  # dL/dh_t += dL/dy_t
-            np.multiply(dhn, D[t, :, :n], out=dS[:, t, :n])  # dL/ds_t = dL/dh_t f'(s_t)
-            np.matmul(whT, dS[:, t, :n], out=dhn)  # dL/dh_{t-1} = W_hh^T dL/ds_t
+            xp.add(dhn, gy[t, :, :n], out=dhn)  # dL/dh_t += dL/dy_t
+            xp.multiply(dhn, D[t, :, :n], out=dS[:, t, :n])  # dL/ds_t = dL/dh_t f'(s_t)
+            xp.matmul(whT, dS[:, t, :n], out=dhn)  # dL/dh_{t-1} = W_hh^T dL/ds_t
         return _seq_grads(self.needs_input_grad, sc, dS, x, w_ih, _prev_states(S, sc, T), [dh])
 
 
@@ -296,11 +318,12 @@ class LSTM(Function):
     @_wide_blas
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None,
                 reverse=False):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         dt = x.dtype
         half = dt.type(0.5)
-        sc = _Schedule(lengths, T, B, reverse, dt)
+        sc = _Schedule(lengths, T, B, reverse, dt, x)
         x, h0, c0 = sc.cols(x), sc.rows(h0), sc.rows(c0)
         # internal gate order (o, i, f, g), with the rows of the sigmoid gates o, i, f halved: one
         # tanh of the pre-activations then gives tanh(s/2) for them and tanh(s) for g
@@ -315,8 +338,8 @@ class LSTM(Function):
         S = _states(T, H, B, dt, h0, reverse)  # h_t
         C = _states(T, H, B, dt, c0, reverse)  # c_t
         # zeros where lengths mask steps: their unwritten columns must not feed NaN/Inf warnings
-        TC = (np.zeros if sc.mask is not None else np.empty)((T, H, B), dt)  # tanh(c_t)
-        tmp4, tmp = np.empty((4 * H, B), dt), np.empty((H, B), dt)
+        TC = (xp.zeros if sc.mask is not None else xp.empty)((T, H, B), dt)  # tanh(c_t)
+        tmp4, tmp = xp.empty((4 * H, B), dt), xp.empty((H, B), dt)
         H2, H3 = 2 * H, 3 * H
         off = 0 if reverse else 1
         for t in sc.order:
@@ -325,23 +348,24 @@ class LSTM(Function):
                 S[q, :, n:] = S[p, :, n:]  # finished / not yet started sequences keep their state
                 C[q, :, n:] = C[p, :, n:]
             gt, sg, cq, tn, tc = G[t, :, :n], G[t, :H3, :n], C[q, :, :n], tmp[:, :n], TC[t, :, :n]
-            np.matmul(wh, S[p, :, :n], out=tmp4[:, :n])  # W_hh h_{t-1}
-            np.add(gt, tmp4[:, :n], out=gt)  # s_t = W_ih x_t + b + W_hh h_{t-1}
-            np.tanh(gt, out=gt)  # g = tanh(s_g); tanh(s/2) for o, i, f
-            np.multiply(sg, half, out=sg)
-            np.add(sg, half, out=sg)  # o, i, f = sigmoid(s) = (1 + tanh(s/2)) / 2
-            np.multiply(G[t, H2:H3, :n], C[p, :, :n], out=cq)  # f * c_{t-1}
-            np.multiply(G[t, H:H2, :n], G[t, H3:, :n], out=tn)  # i * g
-            np.add(cq, tn, out=cq)  # c_t = f * c_{t-1} + i * g
-            np.tanh(cq, out=tc)
-            np.multiply(G[t, :H, :n], tc, out=S[q, :, :n])  # h_t = o * tanh(c_t)
+            xp.matmul(wh, S[p, :, :n], out=tmp4[:, :n])  # W_hh h_{t-1}
+            xp.add(gt, tmp4[:, :n], out=gt)  # s_t = W_ih x_t + b + W_hh h_{t-1}
+            xp.tanh(gt, out=gt)  # g = tanh(s_g); tanh(s/2) for o, i, f
+            xp.multiply(sg, half, out=sg)
+            xp.add(sg, half, out=sg)  # o, i, f = sigmoid(s) = (1 + tanh(s/2)) / 2
+            xp.multiply(G[t, H2:H3, :n], C[p, :, :n], out=cq)  # f * c_{t-1}
+            xp.multiply(G[t, H:H2, :n], G[t, H3:, :n], out=tn)  # i * g
+            xp.add(cq, tn, out=cq)  # c_t = f * c_{t-1} + i * g
+            xp.tanh(cq, out=tc)
+            xp.multiply(G[t, :H, :n], tc, out=S[q, :, :n])  # h_t = o * tanh(c_t)
         self.sc = sc
         self.save(x, S, C, TC, G, w_ih, w_hh)
         y, hn = _outputs(S, sc, T, H)
-        return y, hn, sc.unrows(np.ascontiguousarray(C[0 if reverse else T].T))
+        return y, hn, sc.unrows(xp.ascontiguousarray(C[0 if reverse else T].T))
 
     @_wide_blas
     def backward(self, gy, ghn, gcn):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         x, S, C, TC, G, w_ih, w_hh = self.saved
         sc = self.sc
         T, H, B = TC.shape
@@ -349,42 +373,42 @@ class LSTM(Function):
         G4 = G.reshape(T, 4, H, B)
         Go, Gi, Gf, Gg = G4[:, 0], G4[:, 1], G4[:, 2], G4[:, 3]
         # derivative factors of every step at once, in the internal gate order (o, i, f, g)
-        P = np.empty((T, 4, H, B), dt)
+        P = xp.empty((T, 4, H, B), dt)
         sig, Ps = G4[:, :3], P[:, :3]
-        np.subtract(1, sig, out=Ps)
-        np.multiply(Ps, sig, out=Ps)  # sigmoid'(s) = sigma (1 - sigma) for o, i, f
-        np.multiply(P[:, 0], TC, out=P[:, 0])  # dh_t/ds_o = tanh(c_t) o (1 - o)
-        np.multiply(P[:, 1], Gg, out=P[:, 1])  # dc_t/ds_i = g i (1 - i)
-        np.multiply(P[:, 2], _prev_states(C, sc, T), out=P[:, 2])  # dc_t/ds_f = c_{t-1} f (1 - f)
+        xp.subtract(1, sig, out=Ps)
+        xp.multiply(Ps, sig, out=Ps)  # sigmoid'(s) = sigma (1 - sigma) for o, i, f
+        xp.multiply(P[:, 0], TC, out=P[:, 0])  # dh_t/ds_o = tanh(c_t) o (1 - o)
+        xp.multiply(P[:, 1], Gg, out=P[:, 1])  # dc_t/ds_i = g i (1 - i)
+        xp.multiply(P[:, 2], _prev_states(C, sc, T), out=P[:, 2])  # dc_t/ds_f = c_{t-1} f (1 - f)
         Pg = P[:, 3]
-        np.multiply(Gg, Gg, out=Pg)
-        np.subtract(1, Pg, out=Pg)
-        np.multiply(Pg, Gi, out=Pg)  # dc_t/ds_g = i (1 - g^2)
-        OT = np.multiply(TC, TC)
-        np.subtract(1, OT, out=OT)
-        np.multiply(OT, Go, out=OT)  # dh_t/dc_t = o (1 - tanh^2 c_t)
+        xp.multiply(Gg, Gg, out=Pg)
+        xp.subtract(1, Pg, out=Pg)
+        xp.multiply(Pg, Gi, out=Pg)  # dc_t/ds_g = i (1 - g^2)
+        OT = xp.multiply(TC, TC)
+        xp.subtract(1, OT, out=OT)
+        xp.multiply(OT, Go, out=OT)  # dh_t/dc_t = o (1 - tanh^2 c_t)
 
         gy = _grad_cols(gy, sc)
         dh = _grad_state(ghn, sc, dt)  # dL/dh_t, starting from dL/dh_n
         dc = _grad_state(gcn, sc, dt)  # dL/dc_t, starting from dL/dc_n
         # dL/ds of every step in the layout of the GEMMs after the loop, (4H, T, B); each step
         # works in a contiguous (4, H, B) scratch and copies it in (cheaper than strided ops)
-        dS = (np.zeros if sc.mask is not None else np.empty)((4 * H, T, B), dt)
-        ds = np.empty((4, H, B), dt)
+        dS = (xp.zeros if sc.mask is not None else xp.empty)((4 * H, T, B), dt)
+        ds = xp.empty((4, H, B), dt)
         ds2 = ds.reshape(4 * H, B)
-        whT = np.ascontiguousarray(_roll_lstm(w_hh).T)
-        tmp = np.empty((H, B), dt)
+        whT = xp.ascontiguousarray(_roll_lstm(w_hh).T)
+        tmp = xp.empty((H, B), dt)
         for t in reversed(sc.order):
             n = sc.bs[t]
             dhn, dcn, tn = dh[:, :n], dc[:, :n], tmp[:, :n]
-            np.add(dhn, gy[t, :, :n], out=dhn)  # dL/dh_t += dL/dy_t
-            np.multiply(dhn, OT[t, :, :n], out=tn)
-            np.add(dcn, tn, out=dcn)  # dL/dc_t += dL/dh_t o (1 - tanh^2 c_t)
-            np.multiply(P[t, 1:, :, :n], dcn, out=ds[1:, :, :n])  # dL/ds_{i,f,g}
-            np.multiply(P[t, 0, :, :n], dhn, out=ds[0, :, :n])  # dL/ds_o
-            np.multiply(dcn, Gf[t, :, :n], out=dcn)  # dL/dc_{t-1} = dL/dc_t f
-            np.matmul(whT, ds2[:, :n], out=dhn)  # dL/dh_{t-1} = W_hh^T dL/ds_t
-            np.copyto(dS[:, t, :n], ds2[:, :n])
+            xp.add(dhn, gy[t, :, :n], out=dhn)  # dL/dh_t += dL/dy_t
+            xp.multiply(dhn, OT[t, :, :n], out=tn)
+            xp.add(dcn, tn, out=dcn)  # dL/dc_t += dL/dh_t o (1 - tanh^2 c_t)
+            xp.multiply(P[t, 1:, :, :n], dcn, out=ds[1:, :, :n])  # dL/ds_{i,f,g}
+            xp.multiply(P[t, 0, :, :n], dhn, out=ds[0, :, :n])  # dL/ds_o
+            xp.multiply(dcn, Gf[t, :, :n], out=dcn)  # dL/dc_{t-1} = dL/dc_t f
+            xp.matmul(whT, ds2[:, :n], out=dhn)  # dL/dh_{t-1} = W_hh^T dL/ds_t
+            xp.copyto(dS[:, t, :n], ds2[:, :n])
         return _seq_grads(self.needs_input_grad, sc, dS, x, _roll_lstm(w_ih),
                           _prev_states(S, sc, T), [dh, dc], _unroll_lstm)
 
@@ -400,11 +424,12 @@ class GRU(Function):
 
     @_wide_blas
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None, *, lengths=None, reverse=False):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         dt = x.dtype
         half = dt.type(0.5)
-        sc = _Schedule(lengths, T, B, reverse, dt)
+        sc = _Schedule(lengths, T, B, reverse, dt, x)
         x, h0 = sc.cols(x), sc.rows(h0)
         H2 = 2 * H
         # the rows of the sigmoid gates r, z halved: sigmoid(s) = (1 + tanh(s/2)) / 2; b_hh is an
@@ -415,35 +440,36 @@ class GRU(Function):
         if b_ih is not None:
             bi = b_ih.copy()
             bi[:H2] *= half
-        wh = w_hh.copy() if b_hh is None else np.concatenate((w_hh, b_hh[:, None]), axis=1)
+        wh = w_hh.copy() if b_hh is None else xp.concatenate((w_hh, b_hh[:, None]), axis=1)
         wh[:H2] *= half
         G = _input_part(x, wi, bi)  # W_ih x_t + b_ih for every t, (T, 3H, B)
         S = _states(T, H, B, dt, h0, reverse, None if b_hh is None else H + 1)
-        A = (np.zeros if sc.mask is not None else np.empty)((T, 3 * H, B), dt)  # W_hh h + b_hh
-        tmp = np.empty((H, B), dt)
+        A = (xp.zeros if sc.mask is not None else xp.empty)((T, 3 * H, B), dt)  # W_hh h + b_hh
+        tmp = xp.empty((H, B), dt)
         off = 0 if reverse else 1
         for t in sc.order:
             p, q, n = t + 1 - off, t + off, sc.bs[t]
             if n < B:
                 S[q, :H, n:] = S[p, :H, n:]  # finished / not yet started sequences keep their state
             rz, nt, hp, tn = G[t, :H2, :n], G[t, H2:, :n], S[p, :H, :n], tmp[:, :n]
-            np.matmul(wh, S[p, :, :n], out=A[t, :, :n])  # W_hh h_{t-1} + b_hh
-            np.add(rz, A[t, :H2, :n], out=rz)
-            np.tanh(rz, out=rz)
-            np.multiply(rz, half, out=rz)
-            np.add(rz, half, out=rz)  # r, z = sigmoid(W_i x + b_i + W_h h + b_h)
-            np.multiply(G[t, :H, :n], A[t, H2:, :n], out=tn)  # r * (W_hn h + b_hn)
-            np.add(nt, tn, out=nt)
-            np.tanh(nt, out=nt)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
-            np.subtract(hp, nt, out=tn)
-            np.multiply(tn, G[t, H:H2, :n], out=tn)
-            np.add(nt, tn, out=S[q, :H, :n])  # h_t = (1 - z) n + z h_{t-1} = n + z (h_{t-1} - n)
+            xp.matmul(wh, S[p, :, :n], out=A[t, :, :n])  # W_hh h_{t-1} + b_hh
+            xp.add(rz, A[t, :H2, :n], out=rz)
+            xp.tanh(rz, out=rz)
+            xp.multiply(rz, half, out=rz)
+            xp.add(rz, half, out=rz)  # r, z = sigmoid(W_i x + b_i + W_h h + b_h)
+            xp.multiply(G[t, :H, :n], A[t, H2:, :n], out=tn)  # r * (W_hn h + b_hn)
+            xp.add(nt, tn, out=nt)
+            xp.tanh(nt, out=nt)  # n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+            xp.subtract(hp, nt, out=tn)
+            xp.multiply(tn, G[t, H:H2, :n], out=tn)
+            xp.add(nt, tn, out=S[q, :H, :n])  # h_t = (1 - z) n + z h_{t-1} = n + z (h_{t-1} - n)
         self.sc = sc
         self.save(x, S, G, A, w_ih, w_hh)
         return _outputs(S, sc, T, H)
 
     @_wide_blas
     def backward(self, gy, ghn):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         x, S, G, A, w_ih, w_hh = self.saved
         sc, needs = self.sc, self.needs_input_grad
         T, _, B = G.shape
@@ -452,48 +478,48 @@ class GRU(Function):
         R, Z, N, An = G[:, :H], G[:, H:2 * H], G[:, 2 * H:], A[:, 2 * H:]
         Hp = _prev_states(S, sc, T)  # h_{t-1} (with the row of ones when b_hh)
         # derivative factors of every step at once
-        Pz = np.subtract(Hp[:, :H], N)
-        np.multiply(Pz, Z, out=Pz)
+        Pz = xp.subtract(Hp[:, :H], N)
+        xp.multiply(Pz, Z, out=Pz)
         Pz -= Pz * Z  # dh_t/ds_z = (h_{t-1} - n) z (1 - z)
-        Pn = np.multiply(N, N)
-        np.subtract(1, Pn, out=Pn)
+        Pn = xp.multiply(N, N)
+        xp.subtract(1, Pn, out=Pn)
         Pn -= Pn * Z  # dh_t/ds_n = (1 - z)(1 - n^2)
-        Qr = np.subtract(1, R)
-        np.multiply(Qr, R, out=Qr)
-        np.multiply(Qr, An, out=Qr)  # ds_n/ds_r = (W_hn h_{t-1} + b_hn) r (1 - r)
+        Qr = xp.subtract(1, R)
+        xp.multiply(Qr, R, out=Qr)
+        xp.multiply(Qr, An, out=Qr)  # ds_n/ds_r = (W_hn h_{t-1} + b_hn) r (1 - r)
 
         gy, dh = _grad_cols(gy, sc), _grad_state(ghn, sc, dt)  # dh: dL/dh_t from dL/dh_n
         # dL/ds in the blocks (n_h, r, z, n_x): [:3H] are the recurrent pre-activations in the order
         # (n, r, z) (n_h = dL/d(W_hn h + b_hn)), [H:] the input ones in PyTorch's order (r, z, n)
-        dS = (np.zeros if sc.mask is not None else np.empty)((4 * H, T, B), dt)
-        ds = np.empty((4 * H, B), dt)  # one step's, contiguous (copied into dS)
-        whT = np.ascontiguousarray(np.concatenate((w_hh[2 * H:], w_hh[:2 * H])).T)  # (n, r, z)
-        tmp = np.empty((H, B), dt)
+        dS = (xp.zeros if sc.mask is not None else xp.empty)((4 * H, T, B), dt)
+        ds = xp.empty((4 * H, B), dt)  # one step's, contiguous (copied into dS)
+        whT = xp.ascontiguousarray(xp.concatenate((w_hh[2 * H:], w_hh[:2 * H])).T)  # (n, r, z)
+        tmp = xp.empty((H, B), dt)
         for t in reversed(sc.order):
             n = sc.bs[t]
             dhn, nx, tn = dh[:, :n], ds[3 * H:, :n], tmp[:, :n]
-            np.add(dhn, gy[t, :, :n], out=dhn)  # dL/dh_t += dL/dy_t
-            np.multiply(dhn, Pz[t, :, :n], out=ds[2 * H:3 * H, :n])  # dL/ds_z
-            np.multiply(dhn, Pn[t, :, :n], out=nx)  # dL/ds_n
-            np.multiply(nx, Qr[t, :, :n], out=ds[H:2 * H, :n])  # dL/ds_r
-            np.multiply(nx, R[t, :, :n], out=ds[:H, :n])  # dL/d(W_hn h + b_hn) = dL/ds_n r
-            np.multiply(dhn, Z[t, :, :n], out=tn)  # the direct path: dh_t/dh_{t-1} = z
-            np.matmul(whT, ds[:3 * H, :n], out=dhn)  # ... plus the gates: W_hh^T dL/ds^h
-            np.add(dhn, tn, out=dhn)  # = dL/dh_{t-1}
-            np.copyto(dS[:, t, :n], ds[:, :n])
+            xp.add(dhn, gy[t, :, :n], out=dhn)  # dL/dh_t += dL/dy_t
+            xp.multiply(dhn, Pz[t, :, :n], out=ds[2 * H:3 * H, :n])  # dL/ds_z
+            xp.multiply(dhn, Pn[t, :, :n], out=nx)  # dL/ds_n
+            xp.multiply(nx, Qr[t, :, :n], out=ds[H:2 * H, :n])  # dL/ds_r
+            xp.multiply(nx, R[t, :, :n], out=ds[:H, :n])  # dL/d(W_hn h + b_hn) = dL/ds_n r
+            xp.multiply(dhn, Z[t, :, :n], out=tn)  # the direct path: dh_t/dh_{t-1} = z
+            xp.matmul(whT, ds[:3 * H, :n], out=dhn)  # ... plus the gates: W_hh^T dL/ds^h
+            xp.add(dhn, tn, out=dhn)  # = dL/dh_{t-1}
+            xp.copyto(dS[:, t, :n], ds[:, :n])
         Tb = T * B
         dS = dS.reshape(4 * H, Tb)
         dSx, dSh = dS[H:], dS[:3 * H]
         out = [sc.uncols((dSx.T @ w_ih).reshape(T, B, -1)) if needs[0] else None,
-               sc.unrows(np.ascontiguousarray(dh.T)) if needs[1] else None,  # dL/dh_0
+               sc.unrows(xp.ascontiguousarray(dh.T)) if needs[1] else None,  # dL/dh_0
                dSx @ x.reshape(Tb, -1) if needs[2] else None]  # dL/dW_ih = sum dL/ds^x x^T
         if needs[3] or (len(needs) > 5 and needs[5]):
             # [dL/dW_hh | dL/db_hh] = sum dL/ds^h [h_{t-1}; 1]^T, blocks (n, r, z) -> (r, z, n)
             gwh = _nrz_to_rzn(dSh @ _by_columns(Hp).T)
-        out.append(np.ascontiguousarray(gwh[:, :H]) if needs[3] else None)
+        out.append(xp.ascontiguousarray(gwh[:, :H]) if needs[3] else None)
         if len(needs) > 4:
             out.append(_row_sum(dSx.T) if needs[4] else None)  # dL/db_ih = sum dL/ds^x
-            out.append(np.ascontiguousarray(gwh[:, H]) if needs[5] else None)
+            out.append(xp.ascontiguousarray(gwh[:, H]) if needs[5] else None)
         return tuple(out)
 
 
@@ -526,9 +552,10 @@ class RNNCell(Function):
     fresh_grads = True
 
     def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None, *, nonlinearity="tanh"):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         s = _affine2(x, h, w_ih, w_hh, b_ih, b_hh)
         self.relu = nonlinearity == "relu"
-        y = np.maximum(s, 0, out=s) if self.relu else np.tanh(s, out=s)
+        y = xp.maximum(s, 0, out=s) if self.relu else xp.tanh(s, out=s)
         self.save(x, h, y, w_ih, w_hh)
         return y
 
@@ -545,23 +572,25 @@ class LSTMCell(Function):
     fresh_grads = True
 
     def forward(self, x, h, c, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         H = h.shape[1]
         s = _affine2(x, h, w_ih, w_hh, b_ih, b_hh)  # (B, 4H) pre-activations
         _sigmoid_into(s[:, :2 * H], s[:, :2 * H])  # i, f
-        np.tanh(s[:, 2 * H:3 * H], out=s[:, 2 * H:3 * H])  # g
+        xp.tanh(s[:, 2 * H:3 * H], out=s[:, 2 * H:3 * H])  # g
         _sigmoid_into(s[:, 3 * H:], s[:, 3 * H:])  # o
         i, f, g, o = s[:, :H], s[:, H:2 * H], s[:, 2 * H:3 * H], s[:, 3 * H:]
         c2 = f * c + i * g  # c' = f c + i g
-        tc = np.tanh(c2)
+        tc = xp.tanh(c2)
         self.save(x, h, c, s, tc, w_ih, w_hh)
         return o * tc, c2  # h' = o tanh(c')
 
     def backward(self, gh, gc):
+        xp = np if type(gh) is np.ndarray else get_array_module(gh)
         x, h, c, a, tc, w_ih, w_hh = self.saved
         H = h.shape[1]
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         dc = gc + gh * o * (1 - tc * tc)  # dL/dc' (dh'/dc' = o (1 - tanh^2 c'))
-        dS = np.empty_like(a)
+        dS = xp.empty_like(a)
         dS[:, :H] = dc * g * i * (1 - i)  # dL/ds_i = dL/dc' g sigma'
         dS[:, H:2 * H] = dc * c * f * (1 - f)  # dL/ds_f = dL/dc' c sigma'
         dS[:, 2 * H:3 * H] = dc * i * (1 - g * g)  # dL/ds_g = dL/dc' i tanh'
@@ -578,6 +607,7 @@ class GRUCell(Function):
     fresh_grads = True
 
     def forward(self, x, h, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = np if type(x) is np.ndarray else get_array_module(x)
         H = h.shape[1]
         si = x @ w_ih.T  # (B, 3H) input part
         if b_ih is not None:
@@ -585,19 +615,20 @@ class GRUCell(Function):
         sh = h @ w_hh.T  # (B, 3H) recurrent part
         if b_hh is not None:
             sh += b_hh
-        rz = _sigmoid_into(si[:, :2 * H] + sh[:, :2 * H], np.empty((h.shape[0], 2 * H), h.dtype))
+        rz = _sigmoid_into(si[:, :2 * H] + sh[:, :2 * H], xp.empty((h.shape[0], 2 * H), h.dtype))
         r, z = rz[:, :H], rz[:, H:]
         hn = sh[:, 2 * H:]  # W_hn h + b_hn
-        nn_ = np.tanh(si[:, 2 * H:] + r * hn)  # n = tanh(W_in x + b_in + r (W_hn h + b_hn))
+        nn_ = xp.tanh(si[:, 2 * H:] + r * hn)  # n = tanh(W_in x + b_in + r (W_hn h + b_hn))
         self.save(x, h, rz, hn, nn_, w_ih, w_hh)
         return nn_ + z * (h - nn_)  # h' = (1 - z) n + z h
 
     def backward(self, gy):
+        xp = np if type(gy) is np.ndarray else get_array_module(gy)
         x, h, rz, hn, n, w_ih, w_hh = self.saved
         H = h.shape[1]
         r, z = rz[:, :H], rz[:, H:]
         dn = gy * (1 - z) * (1 - n * n)  # dL/ds_n = dL/dh' (1 - z) tanh'
-        dSx = np.empty((h.shape[0], 3 * H), h.dtype)
+        dSx = xp.empty((h.shape[0], 3 * H), h.dtype)
         dSx[:, :H] = dn * hn * r * (1 - r)  # dL/ds_r = dL/ds_n (W_hn h + b_hn) sigma'
         dSx[:, H:2 * H] = gy * (h - n) * z * (1 - z)  # dL/ds_z = dL/dh' (h - n) sigma'
         dSx[:, 2 * H:] = dn
@@ -621,7 +652,8 @@ def _as_lengths(lengths, T, B, who):
     """lengths as an int64 array of shape (B,) with values in [0, T], or a clear error."""
     if lengths is None:
         return None
-    arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    # kept on the host: the time loop's schedule is computed there
+    arr = backend.to_host(lengths.data) if isinstance(lengths, Tensor) else np.asarray(lengths)
     if arr.dtype.kind not in "iu":
         raise OpTypeError(f"{who}: expected integer lengths, got dtype {arr.dtype}")
     if arr.shape != (B,):
@@ -669,7 +701,8 @@ def _check(who, gates, x, states, w_ih, w_hh, b_ih, b_hh, seq=True):
 
 
 def _zeros_state(x, B, H):
-    return Tensor._make(np.zeros((B, H), x.dtype), False, None, 0)
+    xp = np if type(x.data) is np.ndarray else get_array_module(x.data)
+    return Tensor._make(xp.zeros((B, H), x.dtype), False, None, 0)
 
 
 def _apply_seq(fn, who, gates, input, states, w_ih, w_hh, b_ih, b_hh, lengths, reverse, **kw):

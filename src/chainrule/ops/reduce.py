@@ -11,6 +11,8 @@ from collections import namedtuple
 import numpy as np
 
 from ..autograd.function import Function
+from .. import backend
+from ..backend import get_array_module
 from ._util import OpError, no_grad_result, normalize_dim, normalize_dims
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -18,8 +20,9 @@ ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 def _expand_back(g, in_shape, dims, keepdim):
     """Put the reduced dims back as size 1 so that g broadcasts against the input."""
+    xp = np if type(g) is np.ndarray else get_array_module(g)
     if not keepdim and dims:
-        g = np.expand_dims(g, dims)
+        g = xp.expand_dims(g, dims)
     return g
 
 
@@ -27,39 +30,44 @@ class Sum(Function):
     """z = sum over dims of a."""
 
     def forward(self, a, dims, keepdim):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.meta = (a.shape, dims, keepdim)
-        return np.sum(a, axis=dims, keepdims=keepdim)
+        return xp.sum(a, axis=dims, keepdims=keepdim)
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         shape, dims, keepdim = self.meta
-        return np.broadcast_to(_expand_back(gz, shape, dims, keepdim), shape)  # dz/da_i = 1
+        return xp.broadcast_to(_expand_back(gz, shape, dims, keepdim), shape)  # dz/da_i = 1
 
 
 class Mean(Function):
     """z = (1/n) sum over dims of a."""
 
     def forward(self, a, dims, keepdim):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.meta = (a.shape, dims, keepdim)
         self.n = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
-        return np.mean(a, axis=dims, keepdims=keepdim)
+        return xp.mean(a, axis=dims, keepdims=keepdim)
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         shape, dims, keepdim = self.meta
-        g = _expand_back(gz, shape, dims, keepdim) / np.asarray(self.n, gz.dtype)
-        return np.broadcast_to(g, shape)  # dz/da_i = 1/n
+        g = _expand_back(gz, shape, dims, keepdim) / gz.dtype.type(self.n)
+        return xp.broadcast_to(g, shape)  # dz/da_i = 1/n
 
 
 class Var(Function):
     """z = sum (a - mean)^2 / (n - correction) over dims."""
 
     def forward(self, a, dims, keepdim, correction):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         n = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
         self.meta = (a.shape, dims, keepdim)
         self.denom = builtins.max(n - correction, 0)  # (max here is the op)
         centered = a - a.mean(axis=dims, keepdims=True)
         self.save(centered)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.sum(centered * centered, axis=dims, keepdims=keepdim) / self.denom
+            return xp.sum(centered * centered, axis=dims, keepdims=keepdim) / self.denom
 
     def backward(self, gz):
         (c,) = self.saved
@@ -73,21 +81,23 @@ class Std(Function):
     """z = sqrt(var) over dims; gradient 0 where z = 0 (all equal), as PyTorch."""
 
     def forward(self, a, dims, keepdim, correction):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         n = int(np.prod([a.shape[d] for d in dims], dtype=np.int64))
         self.meta = (a.shape, dims, keepdim)
         self.denom = builtins.max(n - correction, 0)  # (max here is the op)
         c = a - a.mean(axis=dims, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.sqrt(np.sum(c * c, axis=dims, keepdims=True) / self.denom)
+            z = xp.sqrt(xp.sum(c * c, axis=dims, keepdims=True) / self.denom)
         self.save(c, z)
-        return z if keepdim else np.squeeze(z, axis=dims)
+        return z if keepdim else xp.squeeze(z, axis=dims)
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         c, z = self.saved
         shape, dims, keepdim = self.meta
         g = _expand_back(gz, shape, dims, keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = c / (self.denom * np.where(z == 0, 1, z))  # std = 0: c = 0, gradient 0 (PyTorch)
+            d = c / (self.denom * xp.where(z == 0, 1, z))  # std = 0: c = 0, gradient 0 (PyTorch)
             return g * d  # dz/da_i = (a_i - mean) / ((n - corr) std)
 
 
@@ -95,10 +105,11 @@ class MaxMinAll(Function):
     """z = max (or min) over dims; ties share the gradient equally (as PyTorch's amax)."""
 
     def forward(self, a, dims, keepdim, is_max):
-        z = (np.max if is_max else np.min)(a, axis=dims, keepdims=True)
+        xp = np if type(a) is np.ndarray else get_array_module(a)
+        z = (xp.max if is_max else xp.min)(a, axis=dims, keepdims=True)
         self.meta = (a.shape, dims, keepdim)
         self.save(a, z)
-        return z if keepdim else np.squeeze(z, axis=dims) if dims else z
+        return z if keepdim else xp.squeeze(z, axis=dims) if dims else z
 
     def backward(self, gz):
         a, z = self.saved
@@ -113,17 +124,19 @@ class MaxMinDim(Function):
     """values = max (or min) along one dim; indices = where; the gradient goes to that index."""
 
     def forward(self, a, dim, keepdim, is_max):
-        idx = (np.argmax if is_max else np.argmin)(a, axis=dim, keepdims=True)
+        xp = np if type(a) is np.ndarray else get_array_module(a)
+        idx = (xp.argmax if is_max else xp.argmin)(a, axis=dim, keepdims=True)
         self.meta = (a.shape, a.dtype, dim, keepdim)
         self.idx = idx
-        vals = np.take_along_axis(a, idx, axis=dim)
-        return vals if keepdim else np.squeeze(vals, axis=dim)
+        vals = xp.take_along_axis(a, idx, axis=dim)
+        return vals if keepdim else xp.squeeze(vals, axis=dim)
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         shape, dtype, dim, keepdim = self.meta
-        g = gz if keepdim else np.expand_dims(gz, dim)
-        ga = np.zeros(shape, g.dtype)
-        np.put_along_axis(ga, self.idx, g, axis=dim)  # d values / d a = 1 at the chosen index
+        g = gz if keepdim else xp.expand_dims(gz, dim)
+        ga = xp.zeros(shape, g.dtype)
+        backend.put_along_axis(xp, ga, self.idx, g, dim)  # d values / d a = 1 at the chosen index
         return ga
 
 
@@ -131,16 +144,18 @@ class Norm(Function):
     """z = ||a||_2 = sqrt(sum a^2) over dims; gradient a / z (0 where z = 0)."""
 
     def forward(self, a, dims, keepdim):
-        z = np.sqrt(np.sum(a * a, axis=dims, keepdims=True))
+        xp = np if type(a) is np.ndarray else get_array_module(a)
+        z = xp.sqrt(xp.sum(a * a, axis=dims, keepdims=True))
         self.meta = (a.shape, dims, keepdim)
         self.save(a, z)
-        return z if keepdim else np.squeeze(z, axis=dims)
+        return z if keepdim else xp.squeeze(z, axis=dims)
 
     def backward(self, gz):
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
         a, z = self.saved
         shape, dims, keepdim = self.meta
         g = _expand_back(gz, shape, dims, keepdim)
-        safe = np.where(z == 0, 1, z)
+        safe = xp.where(z == 0, 1, z)
         return g * a / safe  # dz/da = a / ||a||
 
 
@@ -183,6 +198,7 @@ def std(a, dim=None, unbiased=None, keepdim=False, correction=None):
 
 
 def _maxmin(a, dim, keepdim, is_max, name):
+    xp = get_array_module(a.data)
     if a.data.size == 0:
         raise OpError(f"{name}: the tensor is empty (shape {tuple(a.shape)})")
     if dim is None:
@@ -191,9 +207,9 @@ def _maxmin(a, dim, keepdim, is_max, name):
     if a.ndim == 0:  # a 0-d tensor's one element is its max and min, at index 0 (as PyTorch)
         from .shape import reshape
 
-        return ValuesIndices(reshape(a, ()), no_grad_result(np.zeros((), np.int64)))
+        return ValuesIndices(reshape(a, ()), no_grad_result(xp.zeros((), np.int64)))
     vals = MaxMinDim.apply(a, dim=d, keepdim=keepdim, is_max=is_max)
-    idx = (np.argmax if is_max else np.argmin)(a.data, axis=d, keepdims=keepdim)
+    idx = (xp.argmax if is_max else xp.argmin)(a.data, axis=d, keepdims=keepdim)
     return ValuesIndices(vals, no_grad_result(idx.astype(np.int64)))
 
 
@@ -241,24 +257,29 @@ def norm(a, p=2, dim=None, keepdim=False):
     raise OpError(f"norm: p must be 1 or 2, got {p!r}")
 
 
+def _argext(a, dim, keepdim, name):
+    xp = get_array_module(a.data)
+    fn = getattr(xp, name)
+    if dim is None:
+        return no_grad_result(xp.asarray(fn(a.data), np.int64))  # a 0-d array, not a scalar
+    d = normalize_dim(dim, a.ndim, name)
+    return no_grad_result(fn(a.data, axis=d, keepdims=keepdim).astype(np.int64))
+
+
 def argmax(a, dim=None, keepdim=False):
     """Index of the largest element (flattened when dim is None); no gradient."""
-    if dim is None:
-        return no_grad_result(np.asarray(np.argmax(a.data), np.int64))
-    d = normalize_dim(dim, a.ndim, "argmax")
-    return no_grad_result(np.argmax(a.data, axis=d, keepdims=keepdim).astype(np.int64))
+    return _argext(a, dim, keepdim, "argmax")
 
 
 def argmin(a, dim=None, keepdim=False):
-    if dim is None:
-        return no_grad_result(np.asarray(np.argmin(a.data), np.int64))
-    d = normalize_dim(dim, a.ndim, "argmin")
-    return no_grad_result(np.argmin(a.data, axis=d, keepdims=keepdim).astype(np.int64))
+    return _argext(a, dim, keepdim, "argmin")
 
 
 def all(a, dim=None):
-    return no_grad_result(np.all(a.data, axis=None if dim is None else normalize_dim(dim, a.ndim)))
+    axis = None if dim is None else normalize_dim(dim, a.ndim)
+    return no_grad_result(get_array_module(a.data).all(a.data, axis=axis))
 
 
 def any(a, dim=None):
-    return no_grad_result(np.any(a.data, axis=None if dim is None else normalize_dim(dim, a.ndim)))
+    axis = None if dim is None else normalize_dim(dim, a.ndim)
+    return no_grad_result(get_array_module(a.data).any(a.data, axis=axis))

@@ -10,6 +10,7 @@ import builtins
 import numpy as np
 
 from ..autograd.function import Function
+from ..backend import get_array_module
 from ._util import OpError, normalize_dim, unbroadcast
 
 
@@ -34,17 +35,20 @@ class Reshape(Function):
 
 class Permute(Function):
     def forward(self, a, dims):
-        self.inv = tuple(np.argsort(dims))
-        return np.transpose(a, dims)
+        xp = np if type(a) is np.ndarray else get_array_module(a)
+        self.inv = tuple(int(i) for i in np.argsort(dims))
+        return xp.transpose(a, dims)
 
     def backward(self, gz):
-        return np.transpose(gz, self.inv)  # inverse permutation
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
+        return xp.transpose(gz, self.inv)  # inverse permutation
 
 
 class Expand(Function):
     def forward(self, a, shape):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.in_shape = a.shape
-        return np.broadcast_to(a, shape)
+        return xp.broadcast_to(a, shape)
 
     def backward(self, gz):
         return unbroadcast(gz, self.in_shape)  # sum over the copies
@@ -52,10 +56,11 @@ class Expand(Function):
 
 class Repeat(Function):
     def forward(self, a, reps):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.a_shape = a.shape
         self.in_shape = (1,) * (len(reps) - a.ndim) + a.shape  # new leading dims of size 1
         self.reps = reps
-        return np.tile(a.reshape(self.in_shape), reps)
+        return xp.tile(a.reshape(self.in_shape), reps)
 
     def backward(self, gz):
         inter = []
@@ -67,30 +72,35 @@ class Repeat(Function):
 
 class Cat(Function):
     def forward(self, *arrays, dim):
+        xp = get_array_module(*arrays)
         self.dim = dim
         self.sizes = [a.shape[dim] for a in arrays]
-        return np.concatenate(arrays, axis=dim)
+        return xp.concatenate(arrays, axis=dim)
 
     def backward(self, gz):
-        bounds = np.cumsum(self.sizes)[:-1]
-        parts = np.split(gz, bounds, axis=self.dim)  # each input gets its slice
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
+        bounds = np.cumsum(self.sizes)[:-1].tolist()
+        parts = xp.split(gz, bounds, axis=self.dim)  # each input gets its slice
         return tuple(p if need else None for p, need in zip(parts, self.needs_input_grad))
 
 
 class Stack(Function):
     def forward(self, *arrays, dim):
+        xp = get_array_module(*arrays)
         self.dim = dim
-        return np.stack(arrays, axis=dim)
+        return xp.stack(arrays, axis=dim)
 
     def backward(self, gz):
-        return tuple(np.take(gz, i, axis=self.dim) if need else None
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
+        return tuple(xp.take(gz, i, axis=self.dim) if need else None
                      for i, need in enumerate(self.needs_input_grad))
 
 
 class Pad(Function):
     def forward(self, a, widths, value):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
-        return np.pad(a, widths, mode="constant", constant_values=value)
+        return xp.pad(a, widths, mode="constant", constant_values=value)
 
     def backward(self, gz):
         return gz[self.slices]  # the padding had no input behind it
@@ -98,11 +108,13 @@ class Pad(Function):
 
 class Flip(Function):
     def forward(self, a, dims):
+        xp = np if type(a) is np.ndarray else get_array_module(a)
         self.dims = dims
-        return np.flip(a, dims)
+        return xp.flip(a, dims)
 
     def backward(self, gz):
-        return np.flip(gz, self.dims)
+        xp = np if type(gz) is np.ndarray else get_array_module(gz)
+        return xp.flip(gz, self.dims)
 
 
 # ---- public functions --------------------------------------------------------------------------

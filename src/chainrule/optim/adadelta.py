@@ -1,7 +1,9 @@
 """Adadelta: RMSprop whose step size is a running RMS of the past updates (notes 1.3)."""
 from __future__ import annotations
 
-from ..backend import xp
+import numpy as np
+
+from ..backend import get_array_module
 from .optimizer import Optimizer, check_nonnegative, check_number
 
 
@@ -54,6 +56,7 @@ class Adadelta(Optimizer):
             if g is None:
                 continue
             w = p.data
+            xp = np if type(w) is np.ndarray else get_array_module(w)  # the parameter's device
             state = self.state[p]
             if not state:
                 state["step"] = 0

@@ -1,7 +1,9 @@
 """Adagrad: per-coordinate step sizes from the sum of squared gradients (notes 1.3)."""
 from __future__ import annotations
 
-from ..backend import xp
+import numpy as np
+
+from ..backend import get_array_module
 from .optimizer import Optimizer, check_nonnegative
 
 
@@ -53,6 +55,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         state = self.state[p]
         state["step"] = 0
+        xp = get_array_module(p.data)  # the state lives on the parameter's device
         state["sum"] = xp.full_like(p.data, float(group["initial_accumulator_value"]))
         return state
 
@@ -67,6 +70,7 @@ class Adagrad(Optimizer):
             if g is None:
                 continue
             w = p.data
+            xp = np if type(w) is np.ndarray else get_array_module(w)  # the parameter's device
             state = self.state[p]
             if not state:
                 state = self._init_state(p, group)

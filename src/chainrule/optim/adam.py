@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..backend import xp
+import numpy as np
+
+from ..backend import get_array_module
 from .optimizer import Optimizer, check_betas, check_nonnegative
 
 
@@ -71,6 +73,7 @@ class Adam(Optimizer):
             if g is None:
                 continue
             w = p.data
+            xp = np if type(w) is np.ndarray else get_array_module(w)  # the parameter's device
             state = self.state[p]
             if not state:
                 state["step"] = 0

@@ -18,7 +18,8 @@ from collections import defaultdict
 import numpy as np
 
 from ..autograd.grad_mode import enable_grad
-from ..backend import xp
+from .. import backend
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 
@@ -221,12 +222,16 @@ class Optimizer:
         return g
 
     def _buf(self, like, k):
-        """Scratch array ``k`` shaped like ``like`` (reused across parameters and steps)."""
-        key = (like.dtype, k)
+        """Scratch array ``k`` shaped like ``like`` (reused across parameters and steps), on
+        ``like``'s device."""
+        if type(like) is np.ndarray:
+            key = (like.dtype, k)
+        else:
+            key = (like.dtype, k, backend.device_of(like))
         buf = self._scratch.get(key)
         n = like.size
         if buf is None or buf.size < n:
-            buf = xp.empty(n, like.dtype)
+            buf = get_array_module(like).empty(n, like.dtype)
             self._scratch[key] = buf
         return buf[:n].reshape(like.shape)
 
@@ -236,6 +241,7 @@ class Optimizer:
         The L2 penalty (weight_decay/2) ||theta||^2 adds weight_decay * theta to the gradient.
         Returns ``g`` itself (never to be written) when neither option is on.
         """
+        xp = np if type(w) is np.ndarray else get_array_module(w)
         if weight_decay != 0:
             s = self._buf(w, 0)
             xp.multiply(w, weight_decay, out=s)
@@ -271,7 +277,7 @@ class Optimizer:
         state = {}
         for p, st in self.state.items():
             if id(p) in index and st:
-                state[index[id(p)]] = {k: (v.copy() if isinstance(v, np.ndarray) else
+                state[index[id(p)]] = {k: (v.copy() if backend.is_array(v) else
                                            copy.deepcopy(v)) for k, v in st.items()}
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
@@ -315,14 +321,15 @@ class Optimizer:
                 if isinstance(v, Tensor):
                     v = v.data
                 if key == "step":
-                    v = int(np.asarray(v).item()) if isinstance(v, np.ndarray) else v
-                elif isinstance(v, np.ndarray):
+                    v = int(v.item()) if backend.is_array(v) else v
+                elif backend.is_array(v):
                     if v.shape != p.data.shape:
                         raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter "
                                          f"{idx} has shape {v.shape}, the parameter has shape "
                                          f"{p.data.shape}")
-                    # a copy, cast to the parameter's dtype
-                    v = xp.array(v, dtype=p.data.dtype if v.dtype.kind in "fc" else v.dtype)
+                    # a copy, cast to the parameter's dtype, on the parameter's device
+                    v = backend.asarray_like(p.data, v).astype(
+                        p.data.dtype if v.dtype.kind in "fc" else v.dtype, copy=True)
                 else:
                     v = copy.deepcopy(v)
                 entry[key] = v

@@ -1,7 +1,9 @@
 """RMSprop: steps scaled by a moving average of squared gradients (notes 1.3)."""
 from __future__ import annotations
 
-from ..backend import xp
+import numpy as np
+
+from ..backend import get_array_module
 from .optimizer import Optimizer, check_nonnegative
 
 
@@ -65,6 +67,7 @@ class RMSprop(Optimizer):
             if g is None:
                 continue
             w = p.data
+            xp = np if type(w) is np.ndarray else get_array_module(w)  # the parameter's device
             state = self.state[p]
             if not state:
                 state["step"] = 0

@@ -1,7 +1,9 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum (notes 1.3)."""
 from __future__ import annotations
 
-from ..backend import xp
+import numpy as np
+
+from ..backend import get_array_module
 from .optimizer import Optimizer, check_nonnegative
 
 
@@ -67,6 +69,7 @@ class SGD(Optimizer):
             if g is None:
                 continue
             w = p.data
+            xp = np if type(w) is np.ndarray else get_array_module(w)  # the parameter's device
             d = self._effective_grad(w, g, wd, maximize)      # g_t (scratch 0, or the grad itself)
             if mu != 0:
                 state = self.state[p]

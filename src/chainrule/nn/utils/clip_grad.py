@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ...backend import get_array_module
 from ...tensor import Tensor
 
 
@@ -47,18 +48,24 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         return Tensor._make(np.zeros((), np.float32), False, None, 0)
     dtype = grads[0].data.dtype
+    xp = get_array_module(grads[0].data)  # the gradients' device; one transfer of the total
     if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(g.data))) if g.data.size else 0.0 for g in grads)
+        total = 0.0
+        for g in grads:
+            if g.data.size:
+                total = xp.maximum(total, xp.max(xp.abs(g.data)))
+        total = float(total)
     else:
         acc = 0.0
         for g in grads:
             a = g.data.astype(np.float64, copy=False).ravel()
             if norm_type == 2.0:
-                acc += float(a @ a)  # ||g||_2^2 as one dot product
+                acc = acc + a @ a  # ||g||_2^2 as one dot product
             elif norm_type == 0.0:
-                acc += float(np.count_nonzero(a))  # the "0-norm" counts nonzeros
+                acc = acc + xp.count_nonzero(a)  # the "0-norm" counts nonzeros
             else:
-                acc += float(np.sum(np.abs(a) ** norm_type))
+                acc = acc + xp.sum(xp.abs(a) ** norm_type)
+        acc = float(acc)
         total = acc ** (1.0 / norm_type) if norm_type != 0 else acc
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients "
@@ -68,11 +75,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not coef >= 1.0:  # also true for nan
         for g in grads:
             g.data *= g.data.dtype.type(coef)
-    return Tensor._make(np.asarray(total, dtype), False, None, 0)
+    return Tensor._make(xp.asarray(total, dtype), False, None, 0)
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        np.clip(g.data, -clip_value, clip_value, out=g.data)
+        get_array_module(g.data).clip(g.data, -clip_value, clip_value, out=g.data)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import ops
+from ... import backend, ops
 from ...ops._util import OpError, OpTypeError
 from ...tensor import Tensor
 
@@ -29,7 +29,8 @@ def _as_tensor(x, who):
 
 
 def _lengths_array(lengths, who):
-    arr = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    # lengths live on the host (as PyTorch's), whatever the device of the sequences
+    arr = backend.to_host(lengths.data) if isinstance(lengths, Tensor) else np.asarray(lengths)
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
         raise OpTypeError(f"{who}: expected a 1-D sequence of integer lengths, got "
                           f"{arr.dtype} of shape {arr.shape}")
@@ -134,10 +135,10 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         raise OpTypeError(f"{who}: expected a PackedSequence, got {type(sequence).__name__}")
     data, lengths = sequence.data, sequence.lengths.data
     T = data.shape[0]
-    mask = _valid_mask(lengths, T, data.dtype, data.ndim)
+    mask = backend.asarray_like(data.data, _valid_mask(lengths, T, data.dtype, data.ndim))
     out = data * Tensor(mask)
     if padding_value:
-        out = out + Tensor((1 - mask) * np.asarray(padding_value, data.dtype))
+        out = out + Tensor((1 - mask) * data.dtype.type(padding_value))
     if total_length is not None:
         if total_length < T:
             raise OpError(f"{who}: total_length ({total_length}) must be at least the longest "
