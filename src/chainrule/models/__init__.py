@@ -47,3 +47,6 @@ __all__ += ["StyleContentAutoencoder"]
 from .captioner import Captioner  # noqa: E402
 
 __all__ += ["Captioner"]
+from .helmholtz import HelmholtzMachine  # noqa: E402
+
+__all__ += ["HelmholtzMachine"]

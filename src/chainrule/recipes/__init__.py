@@ -44,6 +44,7 @@ RECIPES = {
     "decoder": "chainrule.recipes.decoder",
     "style": "chainrule.recipes.style",
     "vae": "chainrule.recipes.vae",
+    "wakesleep": "chainrule.recipes.wakesleep",
 }
 
 # name -> (the rule, default learning rate)
