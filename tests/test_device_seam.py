@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import backend
+from chainrule import backend, nn, optim
 from tests.backends.seam import SeamArray
 from tests.ops import registry as R
 
@@ -558,3 +558,26 @@ def test_layers_made_with_device_live_there(seam_device):
         dev = make(seam_device)
         for p, dp in zip(host.parameters(), dev.parameters()):
             _assert_seam_equal(dp.data, p.data, "parameter", rtol=0)
+
+
+def test_save_and_checkpoint_of_a_device_model_and_optimizer_load_on_the_cpu(seam_device,
+                                                                               tmp_path):
+    """cr.save writes a device model's weights and an optimizer's device state as host arrays."""
+    cr.manual_seed(0)
+    model = nn.Linear(3, 2)
+    model.to(seam_device)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    x = cr.randn(4, 3).to(seam_device)
+    model(x).sum().backward()
+    opt.step()
+    path = tmp_path / "m.ckpt"
+    cr.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, path)
+    back = cr.load(path)
+    for k, v in model.state_dict().items():
+        assert type(back["model"][k].data) is np.ndarray
+        np.testing.assert_array_equal(back["model"][k].numpy(), v.cpu().numpy())
+    cpu_model = nn.Linear(3, 2)
+    cpu_model.load_state_dict(back["model"])
+    np.testing.assert_array_equal(cpu_model.weight.numpy(), model.weight.cpu().numpy())
+    cpu_opt = optim.Adam(cpu_model.parameters(), lr=0.1)
+    cpu_opt.load_state_dict(back["optimizer"])

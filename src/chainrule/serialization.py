@@ -43,6 +43,7 @@ import tempfile
 
 import numpy as np
 
+from . import backend
 from .tensor import Tensor
 
 FORMAT = "chainrule"
@@ -82,10 +83,12 @@ def _encode(obj, path, arrays):
 
     if obj is None or isinstance(obj, (bool, str)):
         return obj
-    if isinstance(obj, Tensor):
-        return store(obj.data, "__tensor__")
+    if isinstance(obj, Tensor):  # a device tensor is saved as its host copy (loads on the CPU)
+        return store(backend.to_host(obj.data), "__tensor__")
     if isinstance(obj, np.ndarray):
         return store(obj, "__ndarray__")
+    if not backend.is_host(obj):  # a device array (e.g. an optimizer's state on the GPU)
+        return store(backend.to_host(obj), "__ndarray__")
     if isinstance(obj, np.generic):
         return store(np.asarray(obj), "__scalar__")
     if isinstance(obj, int):
