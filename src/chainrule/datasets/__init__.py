@@ -30,3 +30,5 @@ __all__ += ["StoryQA", "read_babi", "story_qa", "write_babi"]
 
 from . import binarized  # noqa: E402
 from .binarized import DynamicBinarized, fixed_binarized  # noqa: E402
+
+__all__ += ["DynamicBinarized", "binarized", "fixed_binarized"]
