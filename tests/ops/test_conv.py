@@ -339,3 +339,25 @@ def test_paths_are_taken():
     # on 2 threads, im2col for the benchmark's ResNet stage, Winograd for ResNet-20's first stage
     assert not winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 32 * 32 * 32, threads=2)
     assert winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 128 * 28 * 28, threads=2)
+
+
+@pytest.mark.parametrize("co, cin, k", [(1, 16, 3), (1, 2, 3), (4, 16, 3), (1, 16, 1)])
+def test_grad_matrix_is_a_blas_operand_even_for_one_channel_and_broadcast_gradients(co, cin, k):
+    """One output channel, or a broadcast dL/ds (from y.sum()), gave views with an odd or zero
+    stride that NumPy's matmul ran through its slow non-BLAS loop; the operand must have a unit
+    stride on its last axis and a positive stride on the others (and the same values)."""
+    from chainrule.ops.conv_kernels import ConvGeometry, grad_matrix
+
+    geo = ConvGeometry((3, cin, 6, 6), (co, cin, k, k), (0, 0, 0, 0), (1, 1), (1, 1), 1)
+    full = np.random.default_rng(0).standard_normal((3, co, geo.ho, geo.wo)).astype(np.float32)
+    for gs in (full, np.broadcast_to(np.float32(1.0), full.shape)):
+        gm = grad_matrix(gs, geo)
+        assert gm.strides[-1] == 4 and all(s > 0 for s in gm.strides[:-1]), (geo.layout,
+                                                                              gm.strides)
+        if geo.layout == "rows":
+            expect = np.asarray(gs).transpose(0, 2, 3, 1).reshape(geo.m, co)
+        elif geo.layout == "cols":
+            expect = np.asarray(gs).transpose(1, 0, 2, 3).reshape(1, co, geo.m)
+        else:
+            expect = np.asarray(gs).reshape(3, co, geo.ho * geo.wo)
+        np.testing.assert_array_equal(gm, expect)

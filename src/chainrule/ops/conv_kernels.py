@@ -142,7 +142,15 @@ def patches(x, geo):
 
 def grad_matrix(gs, geo):
     """dL/ds (N, C_out, Hout, Wout) as the GEMM operand of the layout: (M, C_out) rows, or
-    (G, C_out/G, M) for "cols" (one transposing copy either way, unless already laid out so)."""
+    (G, C_out/G, M) for "cols" (one transposing copy either way, unless already laid out so).
+
+    The result is always a BLAS operand: a broadcast dL/ds (strides 0, as from ``y.sum()``) is
+    copied first, and with one output channel a plain reshape replaces the transpose, whose
+    view's odd stride on the length-1 axis sent NumPy's matmul to its slow non-BLAS loop (10x)."""
+    xp = np if type(gs) is np.ndarray else get_array_module(gs)
+    gs = xp.ascontiguousarray(gs)  # no copy for the usual C-contiguous gradient
+    if geo.co == 1 and geo.layout != "image":  # (N, 1, Ho, Wo) is already in (n, u, v) order
+        return gs.reshape(geo.m, 1) if geo.layout == "rows" else gs.reshape(1, 1, geo.m)
     if geo.layout == "image":
         return gs.reshape(geo.n, geo.co, geo.ho * geo.wo)
     if geo.layout == "rows":
