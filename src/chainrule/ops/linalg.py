@@ -115,7 +115,10 @@ class Linear(Function):
         needs = self.needs_input_grad
         g2 = _rows(gy)
         with blas_for(g2.size * self.xshape[-1]):
-            gx = (g2 @ w).reshape(self.xshape) if needs[0] else None  # dL/dx = dL/dy W
+            # dL/dx = dL/dy W (for one output an outer product: a broadcast multiply is 3x faster
+            # than NumPy's GEMM with an inner dimension of 1)
+            gx = ((g2 * w if w.shape[0] == 1 else g2 @ w).reshape(self.xshape)
+                  if needs[0] else None)
             gw = g2.T @ _rows(x) if needs[1] else None  # dL/dW = dL/dy^T x
         if len(needs) == 2:
             return gx, gw
