@@ -111,3 +111,71 @@ def test_generated_mean_moves_toward_the_data_mean():
             noise_dim=2)
     after = mean()
     assert after > before + 1.0 and abs(after - 3.0) < 0.5 * abs(before - 3.0), (before, after)
+
+
+def _png_size(path):
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # (W, H)
+
+
+class _Square(nn.Module):
+    """A generator of (n, 16) outputs: flat 4x4 grey images."""
+
+    def __init__(self, noise_dim=2):
+        super().__init__()
+        self.lin = nn.Linear(noise_dim, 16)
+
+    def forward(self, z):
+        return cr.tanh(self.lin(z))
+
+
+def test_sample_grids_every_epoch_on_one_fixed_noise_batch(tmp_path):
+    cr.manual_seed(4)
+    g = _Square()
+    d = nn.Sequential(nn.Linear(16, 4), nn.LeakyReLU(0.2), nn.Linear(4, 1))
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 16)).astype(np.float32)
+    loader = DataLoader(TensorDataset(cr.tensor(x)), batch_size=8)
+    seen = []
+    # lr 0: G never changes, so equal samples every epoch mean the noise was drawn once
+    hist = fit_gan(g, d, loader, opt_g=optim.SGD(g.parameters(), lr=0.0),
+                   opt_d=optim.SGD(d.parameters(), lr=0.0), epochs=3, noise_dim=2,
+                   sample_dir=tmp_path / "grids", sample_every=2, num_samples=10,
+                   sample_nrow=5, sample_scale=1, on_epoch=lambda r, s: seen.append(s.numpy()))
+    assert sorted(p.name for p in (tmp_path / "grids").iterdir()) == ["epoch_002.png",
+                                                                      "epoch_003.png"]
+    assert "sample_grid" not in hist[0] and hist[1]["sample_grid"].endswith("epoch_002.png")
+    assert len(seen) == 3 and seen[0].shape == (10, 16)
+    assert np.array_equal(seen[0], seen[1]) and np.array_equal(seen[0], seen[2])
+    # 10 images of 4x4 in rows of 5 with padding 2: W = 5 * 6 + 2, H = 2 * 6 + 2
+    assert _png_size(hist[1]["sample_grid"]) == (32, 14)
+    with pytest.raises(ValueError, match="sample_every must be an int >= 1, got 0"):
+        fit_gan(g, d, loader, opt_g=optim.SGD(g.parameters(), lr=0.0),
+                opt_d=optim.SGD(d.parameters(), lr=0.0), epochs=1, noise_dim=2,
+                sample_dir=tmp_path, sample_every=0)
+
+
+def test_sample_grid_of_given_fixed_noise_and_non_image_samples(tmp_path):
+    cr.manual_seed(5)
+    g = nn.Sequential(nn.Linear(2, 2 * 3 * 4), nn.Tanh())
+
+    class _Colour(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.g = g
+
+        def forward(self, z):
+            return self.g(z).reshape(z.shape[0], 3, 2, 4)  # colour 2x4 images
+
+    d = nn.Sequential(nn.Flatten(), nn.Linear(24, 1))
+    real = cr.tensor(np.zeros((8, 3, 2, 4), np.float32))
+    loader = DataLoader(TensorDataset(real), batch_size=4)
+    hist = fit_gan(_Colour(), d, loader, opt_g=optim.SGD(g.parameters(), lr=0.01),
+                   opt_d=optim.SGD(d.parameters(), lr=0.01), epochs=1, noise_dim=2,
+                   fixed_noise=cr.randn(3, 2), sample_dir=tmp_path, sample_scale=2)
+    assert _png_size(hist[0]["sample_grid"]) == (2 * (3 * 6 + 2), 2 * (1 * 4 + 2))
+    g1, d1 = _nets()
+    with pytest.raises(ValueError, match=r"needs image samples .* the generator gave \(16, 1\)"):
+        fit_gan(g1, d1, _loader(n=16, batch=16), opt_g=optim.SGD(g1.parameters(), lr=0.01),
+                opt_d=optim.SGD(d1.parameters(), lr=0.01), epochs=1, noise_dim=2,
+                num_samples=16, sample_dir=tmp_path)

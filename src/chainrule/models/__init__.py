@@ -38,15 +38,18 @@ __all__ += ["VAE", "ConvVAE"]
 from .vqa import VQANet  # noqa: E402
 
 __all__ += ["VQANet"]
-from .feature_decoder import FeatureDecoder, layer_features, layer_names  # noqa: E402
-
-__all__ += ["FeatureDecoder", "layer_features", "layer_names"]
-from .style_content import StyleContentAutoencoder  # noqa: E402
-
-__all__ += ["StyleContentAutoencoder"]
 from .captioner import Captioner  # noqa: E402
 
 __all__ += ["Captioner"]
 from .helmholtz import HelmholtzMachine  # noqa: E402
 
 __all__ += ["HelmholtzMachine"]
+from .gan_mlp import MLPDiscriminator, MLPGenerator  # noqa: E402
+
+__all__ += ["MLPDiscriminator", "MLPGenerator"]
+from .feature_decoder import FeatureDecoder, layer_features, layer_names  # noqa: E402
+
+__all__ += ["FeatureDecoder", "layer_features", "layer_names"]
+from .style_content import StyleContentAutoencoder  # noqa: E402
+
+__all__ += ["StyleContentAutoencoder"]

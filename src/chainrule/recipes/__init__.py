@@ -43,6 +43,7 @@ RECIPES = {
     "gan1d": "chainrule.recipes.gan1d",
     "decoder": "chainrule.recipes.decoder",
     "style": "chainrule.recipes.style",
+    "dcgan": "chainrule.recipes.dcgan",
     "vae": "chainrule.recipes.vae",
     "wakesleep": "chainrule.recipes.wakesleep",
 }

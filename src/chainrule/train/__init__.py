@@ -20,3 +20,4 @@ __all__ = ["FIELDS", "CSVLog", "FitResult", "RunningMean", "accuracy", "correct_
            "evaluate", "fit", "format_epoch", "load_checkpoint", "make_checkpoint",
            "plot_history", "read_csv", "restore", "save_checkpoint", "train_one_epoch"]
 from .gan import fit_gan  # noqa: E402,F401  (alternating GAN loop, notes 4.3)
+from .sample_quality import SampleScorer, frechet_distance  # noqa: E402,F401  (sample quality)

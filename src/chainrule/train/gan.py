@@ -8,18 +8,25 @@ fake = G(h).detach() (so D's loss sends no gradient into G), D descends
 one generator step: fresh noise, G descends the generator loss on a(G(h)) -- the
 non-saturating -E[log D(G(h))] (default, used in practice) or the minimax E[log(1 - D(G(h)))].
 
+For image generators, ``sample_dir=`` writes a grid of G on one noise batch drawn once
+(``epoch_001.png``, ... every ``sample_every`` epochs; ``train.images.save_image_grid`` with
+``sample_range=(-1, 1)`` for a tanh output), so that training can be watched on the same h.
+
 >>> from chainrule.train.gan import fit_gan
 >>> history = fit_gan(G, D, loader, opt_g=opt_g, opt_d=opt_d, epochs=20, noise_dim=8)
 >>> history[-1]            # {'epoch': 20, 'd_loss': ..., 'g_loss': ..., 'value': ..., ...}
 """
 from __future__ import annotations
 
+import math
+import os
 import time
 
 from ..autograd import no_grad
 from ..creation import randn
 from ..nn.generative import gan_discriminator_loss, gan_generator_loss, gan_value
 from ..tensor import Tensor
+from .images import save_image_grid
 
 __all__ = ["fit_gan", "discriminator_step", "generator_step"]
 
@@ -37,6 +44,19 @@ def _real(batch):
         raise TypeError(f"fit_gan: expected the data loader to yield Tensors of real examples "
                         f"(or tuples starting with one), got {type(batch).__name__}")
     return batch
+
+
+def _as_images(samples):
+    """G's samples as an image batch for the grid: (n, C, H, W) as they are, (n, H*H) as grey
+    squares; anything else is an error that names the shape."""
+    shape = tuple(samples.shape)
+    if len(shape) == 4 and shape[1] in (1, 3):
+        return samples
+    if len(shape) == 2 and shape[1] > 1 and math.isqrt(shape[1]) ** 2 == shape[1]:
+        side = math.isqrt(shape[1])
+        return samples.reshape(shape[0], 1, side, side)
+    raise ValueError(f"fit_gan: sample_dir needs image samples (n, C, H, W) with C = 1 or 3, or "
+                     f"(n, H*H) grey squares; the generator gave {shape}")
 
 
 def discriminator_step(generator, discriminator, real, opt_d, noise_dim):
@@ -70,7 +90,9 @@ def generator_step(generator, discriminator, n, opt_g, noise_dim, kind="non_satu
 
 
 def fit_gan(generator, discriminator, data_loader, *, opt_g, opt_d, epochs, noise_dim, k=1,
-            generator_loss="non_saturating", fixed_noise=None, on_epoch=None):
+            generator_loss="non_saturating", fixed_noise=None, on_epoch=None, sample_dir=None,
+            sample_every=1, sample_range=(-1.0, 1.0), num_samples=64, sample_nrow=8,
+            sample_scale=2):
     """Train a GAN by alternating updates; returns the per-epoch history.
 
     Args:
@@ -87,10 +109,21 @@ def fit_gan(generator, discriminator, data_loader, *, opt_g, opt_d, epochs, nois
             on the same h.
         on_epoch: callable(record, samples) called after every epoch, ``samples`` being
             G(fixed_noise) or None; returning True stops the run.
+        sample_dir: for image generators, a folder where a grid of G(fixed_noise) is written
+            as ``epoch_001.png``, ``epoch_002.png``, ... (``train.images.save_image_grid``), so
+            the same h can be watched turning into images. Without ``fixed_noise`` a batch of
+            ``num_samples`` noise vectors is drawn once, before the first epoch (from
+            chainrule's generator, so the run stays reproducible from its seed). The samples
+            must be images (n, C, H, W) with C = 1 or 3, or flat (n, H*H) grey squares.
+        sample_every: write the grid every this many epochs (and after the last one).
+        sample_range: (lo, hi), the generator's output range mapped to black..white
+            ((-1, 1) for a tanh output; (0, 1) for a sigmoid one).
+        sample_nrow, sample_scale: images per grid row, and the pixel magnification.
 
     Returns a list with one dict per epoch: epoch, d_loss (mean -V over the D steps), g_loss
     (mean generator loss over the G steps), value (mean estimate of V(D, G) on the D steps'
-    batches, before each update), d_steps, g_steps, seconds.
+    batches, before each update), d_steps, g_steps, seconds, and ``sample_grid`` (the PNG's
+    path) on the epochs that wrote one.
     """
     if generator_loss not in GENERATOR_LOSSES:
         raise ValueError(f"fit_gan: generator_loss must be one of {GENERATOR_LOSSES}, got "
@@ -106,6 +139,15 @@ def fit_gan(generator, discriminator, data_loader, *, opt_g, opt_d, epochs, nois
                                     or fixed_noise.shape[1] != noise_dim):
         raise ValueError(f"fit_gan: fixed_noise must be a (n, {noise_dim}) Tensor, got "
                          f"{getattr(fixed_noise, 'shape', type(fixed_noise).__name__)}")
+    if sample_dir is not None:
+        if not isinstance(sample_every, int) or sample_every < 1:
+            raise ValueError(f"fit_gan: sample_every must be an int >= 1, got {sample_every!r}")
+        if fixed_noise is None:
+            if not isinstance(num_samples, int) or num_samples < 1:
+                raise ValueError(f"fit_gan: num_samples must be an int >= 1, got "
+                                 f"{num_samples!r}")
+            fixed_noise = randn(num_samples, noise_dim)  # drawn once, reused every epoch
+        os.makedirs(sample_dir, exist_ok=True)
     history = []
     since_g = 0  # D steps since the last G step (carries over epochs)
     for epoch in range(1, epochs + 1):
@@ -137,6 +179,11 @@ def fit_gan(generator, discriminator, data_loader, *, opt_g, opt_d, epochs, nois
             with no_grad():
                 samples = generator(fixed_noise)
             generator.train()
+            last = epoch == epochs
+            if sample_dir is not None and (epoch % sample_every == 0 or last):
+                record["sample_grid"] = save_image_grid(
+                    _as_images(samples), os.path.join(sample_dir, f"epoch_{epoch:03d}.png"),
+                    nrow=sample_nrow, value_range=sample_range, scale=sample_scale)
         if on_epoch is not None and on_epoch(record, samples) is True:
             break
     return history
