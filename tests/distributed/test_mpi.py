@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+from tests._fashion import requires_fashion_mnist
 
 pytest.importorskip("mpi4py")
 MPIRUN = shutil.which("mpirun")
@@ -112,16 +113,7 @@ def test_fit_resume_equals_an_unbroken_run(ranks):
     assert all(r["resume_maxdiff"] == 0.0 for r in res)  # dropout masks of every rank restored
 
 
-def _fashion_mnist_available():
-    from chainrule.datasets import FashionMNIST
-    try:
-        FashionMNIST("data", train=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed")
+@requires_fashion_mnist
 def test_cli_train_mlp_distributed(tmp_path):
     from chainrule.recipes.mlp import make_model
     from chainrule.train import load_checkpoint

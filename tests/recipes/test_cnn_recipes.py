@@ -17,6 +17,7 @@ from chainrule.data import TensorDataset
 from chainrule.datasets.transforms import RandomCrop, RandomHorizontalFlip, TransformDataset
 from chainrule.recipes import _cnn
 from chainrule.train import load_checkpoint, read_csv
+from tests._fashion import requires_fashion_mnist
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CNN_RECIPES = ("lenet5", "resnet", "vgg")
@@ -232,16 +233,7 @@ def test_bad_options(synthetic):
         recipes.get_recipe("vgg").build(_args("vgg", ["--dropout", "1", "--val-size", "4"]))
 
 
-def _fashion_mnist_available():
-    from chainrule.datasets import FashionMNIST
-    try:
-        FashionMNIST("data", train=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed")
+@requires_fashion_mnist
 def test_image_recipes_on_fashion_mnist():
     args = _args("lenet5", ["--limit-test", "1000"])
     args.limit_train = 500

@@ -7,7 +7,7 @@ import pytest
 from chainrule.cli import main
 from chainrule.models import DCGANGenerator, MLPGenerator
 from chainrule.recipes import RECIPES, dcgan
-
+from tests._fashion import requires_fashion_mnist
 
 
 @pytest.fixture(autouse=True)
@@ -107,16 +107,7 @@ def test_mlp_run_with_a_given_classifier(tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
 
 
-def _fashion_mnist_available():
-    from chainrule.datasets import FashionMNIST
-    try:
-        FashionMNIST("data", train=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed")
+@requires_fashion_mnist
 def test_real_fashion_mnist(monkeypatch):
     monkeypatch.undo()  # the real loader, not the synthetic one
     import argparse

@@ -7,6 +7,7 @@ import pytest
 
 from chainrule.cli import main
 from chainrule.recipes import RECIPES, decoder, get_recipe
+from tests._fashion import requires_fashion_mnist
 
 
 def _synthetic_raw(args, train):
@@ -26,14 +27,6 @@ def synthetic(monkeypatch):
     """The runs read the synthetic images, not the data files (see test_real_fashion_mnist)."""
     monkeypatch.setattr(decoder, "_raw", _synthetic_raw)
 
-
-def _fashion_mnist_available():
-    from chainrule.datasets import FashionMNIST
-    try:
-        FashionMNIST("data", train=False)
-    except FileNotFoundError:
-        return False
-    return True
 
 TINY = ["--no-progress", "--no-plot", "--epochs", "1", "--limit-train", "256",
         "--limit-test", "60", "--val-size", "50", "--classifier-epochs", "1",
@@ -151,7 +144,7 @@ def test_bad_layers_are_reported(tmp_path):
               "features.5", "features.5"])
 
 
-@pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed")
+@requires_fashion_mnist
 def test_real_fashion_mnist(monkeypatch, tmp_path):
     monkeypatch.undo()  # the real loader, not the synthetic one
     out = tmp_path / "real"

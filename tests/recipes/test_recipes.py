@@ -7,6 +7,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn, optim, recipes
 from chainrule.recipes import OPTIMIZERS, RECIPES, SCHEDULERS, make_optimizer, make_scheduler
+from tests._fashion import requires_fashion_mnist
 
 
 def _args(name, argv=()):
@@ -96,16 +97,7 @@ def test_mlp_model_layers():
     assert "Dropout" not in [type(l).__name__ for l in mlp.make_model(784, [16], 10, 0.0)]
 
 
-def _fashion_mnist_available():
-    from chainrule.datasets import FashionMNIST
-    try:
-        FashionMNIST("data", train=False)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _fashion_mnist_available(), reason="Fashion-MNIST not installed")
+@requires_fashion_mnist
 def test_mlp_build_on_fashion_mnist():
     args = _args("mlp", ["--hidden", "32", "--val-size", "1000", "--dropout", "0"])
     args.limit_train = 500

@@ -69,3 +69,18 @@ def test_stale_temps_are_removed(tmp_path):
     (tmp_path / "last.ckpt").write_bytes(b"x")
     assert len(remove_stale_temps(tmp_path)) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_save_epoch_checkpoints_keeps_the_best_by_a_lower_value(tmp_path):
+    from chainrule.train.checkpoint import save_epoch_checkpoints
+
+    model, best = nn.Linear(2, 1), {"value": None}
+    for epoch, value in ((1, 0.5), (2, 0.7), (3, 0.4), (4, None)):
+        nn.init.constant_(model.bias, float(epoch))
+        wrote = save_epoch_checkpoints(model, str(tmp_path), epoch, history=[], config={},
+                                       value=value, best=best)
+        assert wrote == (epoch in (1, 3))
+        assert load_checkpoint(tmp_path / "last.ckpt")["epoch"] == epoch
+    assert best == {"value": 0.4, "epoch": 3}
+    ckpt = load_checkpoint(tmp_path / "best.ckpt")
+    assert ckpt["epoch"] == 3 and float(ckpt["model"]["bias"].numpy()[0]) == 3.0

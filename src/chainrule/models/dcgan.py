@@ -59,6 +59,17 @@ def _positive(who, name, v):
     return int(v)
 
 
+def check_noise(who, z, nz):
+    """``z`` checked as a generator's noise batch, (N, nz) or (N, nz, 1, 1); returned as given."""
+    if not isinstance(z, Tensor):
+        raise TypeError(f"{who}: expected z as a Tensor of shape (N, {nz}), got "
+                        f"{type(z).__name__}")
+    shape = tuple(z.shape)
+    if not (len(shape) == 2 and shape[1] == nz or len(shape) == 4 and shape[1:] == (nz, 1, 1)):
+        raise OpError(f"{who}: expected z of shape (N, {nz}) or (N, {nz}, 1, 1), got {shape}")
+    return z
+
+
 def dcgan_init_(module):
     """The paper's initialization of one module, for ``net.apply(dcgan_init_)``: conv and
     transposed-conv weights from N(0, 0.02^2) (biases, if any, 0); batch-norm gamma from
@@ -132,17 +143,8 @@ class DCGANGenerator(nn.Module):
         self.apply(dcgan_init_)
 
     def forward(self, z):
-        if not isinstance(z, Tensor):
-            raise TypeError(f"{self._who()}: expected z as a Tensor of shape (N, {self.nz}), got "
-                            f"{type(z).__name__}")
-        shape = tuple(z.shape)
-        if not (len(shape) == 2 and shape[1] == self.nz
-                or len(shape) == 4 and shape[1:] == (self.nz, 1, 1)):
-            raise OpError(f"{self._who()}: expected z of shape (N, {self.nz}) or "
-                          f"(N, {self.nz}, 1, 1), got {shape}")
-        if len(shape) == 2:
-            z = z.reshape(shape[0], self.nz, 1, 1)
-        return self.main(z)
+        z = check_noise(self._who(), z, self.nz)
+        return self.main(z.reshape(z.shape[0], self.nz, 1, 1))
 
     def _who(self):
         return f"DCGANGenerator(nz={self.nz}, image_size={self.image_size})"

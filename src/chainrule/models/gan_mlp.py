@@ -18,9 +18,8 @@ from __future__ import annotations
 import numbers
 
 from .. import nn
-from ..ops._util import OpError
-from ..tensor import Tensor
 from ._image import check_images
+from .dcgan import check_noise
 
 
 def _positive(who, name, v):
@@ -86,18 +85,9 @@ class MLPGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z):
-        if not isinstance(z, Tensor):
-            raise TypeError(f"{self._who()}: expected z as a Tensor of shape (N, {self.nz}), got "
-                            f"{type(z).__name__}")
-        shape = tuple(z.shape)
-        if not (len(shape) == 2 and shape[1] == self.nz
-                or len(shape) == 4 and shape[1:] == (self.nz, 1, 1)):
-            raise OpError(f"{self._who()}: expected z of shape (N, {self.nz}) or "
-                          f"(N, {self.nz}, 1, 1), got {shape}")
-        if len(shape) == 4:
-            z = z.reshape(shape[0], self.nz)
-        s = self.image_size
-        return self.main(z).reshape(shape[0], self.nc, s, s)
+        z = check_noise(self._who(), z, self.nz)
+        n, s = z.shape[0], self.image_size
+        return self.main(z.reshape(n, self.nz)).reshape(n, self.nc, s, s)
 
     def _who(self):
         return f"MLPGenerator(nz={self.nz}, image_size={self.image_size})"

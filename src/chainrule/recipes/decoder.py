@@ -298,7 +298,7 @@ def fit(setup, optimizer, scheduler, args, config):
     from ..autograd import no_grad
     from ..models import layer_features
     from ..ops.loss import mse_loss
-    from ..train.checkpoint import make_checkpoint, save_checkpoint
+    from ..train.checkpoint import save_epoch_checkpoints
     from ..train.loop import FitResult
     from . import make_optimizer, make_scheduler
 
@@ -353,17 +353,11 @@ def fit(setup, optimizer, scheduler, args, config):
             f"{layer} {record[f'train_mse:{layer}']:.4f}"
             + (f"/{val[layer]:.4f}" if val else "") for layer in args.layers)
             + f"  (train/val MSE, {record['seconds']:.1f} s)")
-        ckpt = make_checkpoint(setup.model, epoch=epoch, history=history, config=config)
-        if record["val_mse"] is not None and (best["value"] is None
-                                              or record["val_mse"] < best["value"]):
-            best.update(value=record["val_mse"], epoch=epoch)
-            save_checkpoint(ckpt, os.path.join(args.out, "best.ckpt"),
-                            os.path.join(args.out, "last.ckpt"))
-        else:
-            save_checkpoint(ckpt, os.path.join(args.out, "last.ckpt"))
+        save_epoch_checkpoints(setup.model, args.out, epoch, history=history, config=config,
+                               value=record["val_mse"], best=best)
     if args.epochs == 0:
-        save_checkpoint(make_checkpoint(setup.model, epoch=0, history=[], config=config),
-                        os.path.join(args.out, "last.ckpt"))
+        save_epoch_checkpoints(setup.model, args.out, 0, history=[], config=config, value=None,
+                               best=best)
     print(f"decoders trained in {time.perf_counter() - t_all:.1f} s")
     return FitResult(history=history, best=best if best["value"] is not None else {})
 

@@ -169,7 +169,7 @@ def swap_measures(ae, judge, X, y, seed=0):
 
 def fit(setup, optimizer, scheduler, args, config):
     """The judge LeNet-5 (loaded or trained), then the autoencoder on (X, y) batches."""
-    from ..train.checkpoint import make_checkpoint, save_checkpoint
+    from ..train.checkpoint import save_epoch_checkpoints
     from ..train.loop import FitResult
     from . import make_optimizer, make_scheduler
 
@@ -214,17 +214,11 @@ def fit(setup, optimizer, scheduler, args, config):
         print(f"epoch {epoch:3d}  loss {record['loss']:.3f}  ||X - X_hat||^2 "
               f"{record['recon']:.3f}  KL {record['kl']:.3f}  CE {record['ce']:.4f}  content "
               f"acc {100 * record['train_content_acc']:.2f}%{val}  ({record['seconds']:.1f} s)")
-        ckpt = make_checkpoint(setup.model, epoch=epoch, history=history, config=config)
-        if record["val_mse"] is not None and (best["value"] is None
-                                              or record["val_mse"] < best["value"]):
-            best.update(value=record["val_mse"], epoch=epoch)
-            save_checkpoint(ckpt, os.path.join(args.out, "best.ckpt"),
-                            os.path.join(args.out, "last.ckpt"))
-        else:
-            save_checkpoint(ckpt, os.path.join(args.out, "last.ckpt"))
+        save_epoch_checkpoints(setup.model, args.out, epoch, history=history, config=config,
+                               value=record["val_mse"], best=best)
     if args.epochs == 0:
-        save_checkpoint(make_checkpoint(setup.model, epoch=0, history=[], config=config),
-                        os.path.join(args.out, "last.ckpt"))
+        save_epoch_checkpoints(setup.model, args.out, 0, history=[], config=config, value=None,
+                               best=best)
     print(f"autoencoder trained in {time.perf_counter() - t_all:.1f} s")
     return FitResult(history=history, best=best if best["value"] is not None else {})
 

@@ -103,6 +103,20 @@ def restore(ckpt: dict, model, optimizer=None, scheduler=None, rng=True) -> None
         backend.set_rng_state(ckpt["rng"])
 
 
+def save_epoch_checkpoints(model, out_dir, epoch, *, history, config, value, best) -> bool:
+    """After an epoch of a recipe's own loop: write OUT/last.ckpt, and OUT/best.ckpt as well when
+    ``value`` (a validation measure, lower is better; None for none) beats ``best['value']``
+    (``best`` is updated in place with value and epoch). Returns whether best.ckpt was written."""
+    ckpt = make_checkpoint(model, epoch=epoch, history=history, config=config)
+    last = os.path.join(out_dir, "last.ckpt")
+    if value is not None and (best.get("value") is None or value < best["value"]):
+        best.update(value=value, epoch=epoch)
+        save_checkpoint(ckpt, os.path.join(out_dir, "best.ckpt"), last)
+        return True
+    save_checkpoint(ckpt, last)
+    return False
+
+
 def remove_stale_temps(directory) -> list[str]:
     """Delete temporary files left by a write that was killed (``.<name>.<random>.tmp``)."""
     removed = []
