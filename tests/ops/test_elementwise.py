@@ -144,3 +144,33 @@ def test_cast_to_int_cuts_the_graph():
     n = x.long()
     assert n.dtype == np.int64 and not n.requires_grad
     np.testing.assert_array_equal(n.data, [1, -2])
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "log1p", "sqrt", "sin", "cos", "sigmoid", "tanh"])
+def test_float_functions_of_integers_are_the_default_float_dtype(name):
+    """As PyTorch: exp, log, sigmoid, ... of an integer or bool tensor are float32, not float64."""
+    for data in ([1, 2, 3], [True, True]):
+        out = getattr(cr.tensor(data), name)()
+        assert out.dtype == cr.float32
+        ref = np.array(data, float)
+        ref = 1 / (1 + np.exp(-ref)) if name == "sigmoid" else getattr(np, name)(ref)
+        np.testing.assert_allclose(out.numpy(), ref, rtol=1e-6)
+
+
+def test_softplus_and_leaky_relu_reject_bad_parameters():
+    import chainrule.nn.functional as F
+
+    x = cr.tensor([1.0, -1.0])
+    with pytest.raises(ValueError, match="softplus: expected beta to be a nonzero number, got 0"):
+        F.softplus(x, beta=0)
+    with pytest.raises(ValueError, match="leaky_relu: expected negative_slope to be a number"):
+        F.leaky_relu(x, "0.1")
+    assert F.softplus(cr.tensor([0, 1])).dtype == cr.float32
+
+
+def test_linear_of_an_integer_input_takes_the_weight_dtype():
+    import chainrule.nn.functional as F
+
+    y = F.linear(cr.tensor([[1, 2]]), cr.ones(3, 2), cr.zeros(3))
+    assert y.dtype == cr.float32
+    np.testing.assert_array_equal(y.numpy(), [[3.0, 3.0, 3.0]])

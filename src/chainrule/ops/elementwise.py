@@ -473,23 +473,23 @@ def pow(a, b):
 
 
 def exp(a):
-    return Exp.apply(a)
+    return Exp.apply(_floating(a))
 
 
 def log(a):
-    return Log.apply(a)
+    return Log.apply(_floating(a))
 
 
 def log1p(a):
-    return Log1p.apply(a)
+    return Log1p.apply(_floating(a))
 
 
 def sqrt(a):
-    return Sqrt.apply(a)
+    return Sqrt.apply(_floating(a))
 
 
 def rsqrt(a):
-    return Rsqrt.apply(a)
+    return Rsqrt.apply(_floating(a))
 
 
 def square(a):
@@ -505,20 +505,20 @@ def abs(a):
 
 
 def sin(a):
-    return Sin.apply(a)
+    return Sin.apply(_floating(a))
 
 
 def cos(a):
-    return Cos.apply(a)
+    return Cos.apply(_floating(a))
 
 
 def sigmoid(s):
     """sigma(s) = 1 / (1 + exp(-s)), elementwise (notes 1.1)."""
-    return Sigmoid.apply(s)
+    return Sigmoid.apply(_floating(s))
 
 
 def tanh(s):
-    return Tanh.apply(s)
+    return Tanh.apply(_floating(s))
 
 
 def relu(s):
@@ -527,12 +527,28 @@ def relu(s):
 
 
 def leaky_relu(s, negative_slope=0.01):
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float,
+                                                                           np.number)):
+        raise OpError(f"leaky_relu: expected negative_slope to be a number, got "
+                      f"{type(negative_slope).__name__} {negative_slope!r}")
     return LeakyReLU.apply(s, slope=negative_slope)
 
 
 def softplus(s, beta=1.0, threshold=20.0):
     """log(1 + exp(beta s)) / beta, stable for large |s|."""
-    return Softplus.apply(s, beta=beta, threshold=threshold)
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.number)) or beta == 0:
+        raise OpError(f"softplus: expected beta to be a nonzero number, got {beta!r}")
+    return Softplus.apply(_floating(s), beta=beta, threshold=threshold)
+
+
+def _floating(a):
+    """An integer or bool Tensor as the default float dtype (as PyTorch: exp, log, sigmoid, ...
+    of integers are float32), anything else as it is."""
+    from ..tensor import Tensor
+
+    if isinstance(a, Tensor) and a.data.dtype.kind in "biu":
+        return cast(a, get_default_dtype())
+    return a
 
 
 def clamp(a, min=None, max=None):

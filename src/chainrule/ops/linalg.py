@@ -159,8 +159,16 @@ def dot(a, b):
 def linear(x, weight, bias=None):
     """y = x W^T + b (notes 1.2: h_l = W_l h_{l-1} + b_l for a batch of row vectors).
 
-    Shapes: x (*, in), weight (out, in), bias (out,) or None -> y (*, out).
+    Shapes: x (*, in), weight (out, in), bias (out,) or None -> y (*, out). Integer inputs take
+    the weight's float dtype (a float beats an integer, as PyTorch's promotion).
     """
+    from ..tensor import Tensor
+
+    if (isinstance(x, Tensor) and isinstance(weight, Tensor) and x.data.dtype.kind in "biu"
+            and weight.data.dtype.kind == "f"):
+        from .elementwise import cast
+
+        x = cast(x, weight.data.dtype)
     if bias is None:
         return Linear.apply(x, weight)
     return Linear.apply(x, weight, bias)
