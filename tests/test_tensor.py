@@ -137,3 +137,18 @@ def test_requires_grad_underscore_and_detach():
     assert t.requires_grad_() is t and t.requires_grad
     t.requires_grad_(False)
     assert not t.requires_grad
+
+
+def test_t_transposes_matrices_like_torch():
+    torch = pytest.importorskip("torch")
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = cr.tensor(a, requires_grad=True)
+    y = x.t()
+    np.testing.assert_array_equal(y.numpy(), torch.tensor(a).t().numpy())
+    (y * cr.tensor(np.arange(6, dtype=np.float32).reshape(3, 2))).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.arange(6, dtype=np.float32).reshape(3, 2).T)
+    v = cr.tensor([1.0, 2.0])
+    assert v.t() is v
+    with pytest.raises(ValueError, match=r"t: expected a tensor of at most 2 dimensions, got "
+                                         r"shape \(2, 2, 2\)"):
+        cr.zeros(2, 2, 2).t()

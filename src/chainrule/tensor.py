@@ -113,6 +113,13 @@ class Tensor:
     def mT(self):
         return ops.transpose(self, -2, -1)
 
+    def t(self):
+        """The transpose of a matrix (a 0-D or 1-D tensor is returned as it is), as PyTorch."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expected a tensor of at most 2 dimensions, got shape "
+                             f"{tuple(self.shape)}; use .transpose(dim0, dim1) or .mT")
+        return ops.transpose(self, 0, 1) if self.ndim == 2 else self
+
     def size(self, dim=None):
         return self.data.shape if dim is None else self.data.shape[dim]
 
