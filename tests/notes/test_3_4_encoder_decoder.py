@@ -4,9 +4,10 @@ attention over a memory of thought vectors.
     input -> thought vector h_t -> output;  h_t depends on h_{t-1}, so it summarizes the past
     translation: the encoding RNN's final state is the thought vector fed to the decoding RNN
     attention: a_j = softmax_j(score(q, h_j)),  c = sum_j a_j h_j (the combined thought vector)
+    captioning: a CNN layer is the thought vector that starts the decoding RNN
+    VQA: the image and question thought vectors are concatenated and decoded into the answer
 
-Image captioning, VQA and the text-QA memory of 3.4 are built by other issues (6/7) and have no
-tests here yet.
+The text-QA memory of 3.4 (models.MemoryQA) has no test here yet.
 """
 import numpy as np
 import pytest
@@ -147,3 +148,61 @@ def test_sequence_generation_state_summarizes_the_past():
     close(np.concatenate([first.numpy(), second.numpy()], axis=1), full)
     p = softmax(full, dim=-1).numpy()                          # next-letter distributions
     close(p.sum(-1), np.ones((2, 8)))
+
+
+def test_captioning_cnn_layer_is_the_thought_vector_that_starts_the_decoder():
+    """Image captioning (no attention): the CNN's last feature map f is the thought vector; the
+    decoding RNN starts from s_0 = tanh(W_h f + b_h) (c_0 = tanh(W_c f + b_c)), and the logits are
+    W_o s_t + b_o. Two images with equal features get equal logits and captions; an image whose
+    features differ gets other logits."""
+    from chainrule.models import Captioner
+
+    cr.manual_seed(3)
+    model = Captioner(7, image_size=8, channels=(3, 4), embed_dim=4, hidden_size=5,
+                      cell="lstm").eval()
+    with cr.no_grad():
+        model.cnn[0].weight.data[:, 2] = 0.0                 # the CNN ignores the blue channel
+    rng = np.random.default_rng(3)
+    img = rng.random((2, 3, 8, 8))
+    caps = cr.tensor(rng.integers(1, 7, (2, 5)))
+    feats = []
+    handle = model.cnn.register_forward_hook(lambda m, a, out: feats.append(out.numpy()))
+    logits = model(t(img), caps)
+    handle.remove()
+    f = feats[0].reshape(2, -1)                              # the thought vector
+    s0 = np.tanh(f @ model.init_h.weight.numpy().T + model.init_h.bias.numpy())
+    c0 = np.tanh(f @ model.init_c.weight.numpy().T + model.init_c.bias.numpy())
+    s, _ = model.rnn(model.embedding(caps), (t(s0[None]), t(c0[None])))
+    close(logits, model.out(s))
+
+    blue = img.copy()
+    blue[:, 2] = rng.random((2, 8, 8))                       # other pixels, the same features
+    close(model(t(blue), caps), logits)
+    assert model.greedy_decode(t(blue), 6)[0] == model.greedy_decode(t(img), 6)[0]
+    red = img.copy()
+    red[:, 0] = rng.random((2, 8, 8))                        # other features
+    assert np.abs(model(t(red), caps).numpy() - logits.numpy()).max() > 1e-6
+
+
+def test_vqa_decodes_the_concatenated_image_and_question_thought_vectors():
+    """VQA (fusion='concat'): v = relu(W_v vec(CNN(image)) + b_v), u = the question RNN's state
+    after its last real word, and the answer scores are MLP([v; u])."""
+    from chainrule.models import VQANet
+
+    cr.manual_seed(4)
+    model = VQANet(6, 4, image_size=8, channels=(3, 3), image_dim=5, embed_dim=3,
+                   question_dim=4, hidden=(6,), rnn="gru", fusion="concat").eval()
+    rng = np.random.default_rng(4)
+    images = t(rng.random((2, 3, 8, 8)))
+    q = rng.integers(1, 6, (2, 4))
+    q[1, 2:] = 0                                             # the second question has 2 words
+    scores = model(images, cr.tensor(q), cr.tensor(np.array([4, 2])))
+
+    f = model.cnn(images).numpy().reshape(2, -1)
+    v = np.maximum(f @ model.image_fc.weight.numpy().T + model.image_fc.bias.numpy(), 0)
+    u = np.stack([model.rnn(model.embedding(cr.tensor(q[b:b + 1, :n])))[1].numpy()[-1, 0]
+                  for b, n in enumerate([4, 2])])
+    z = np.concatenate([v, u], 1)                            # [image vector; question vector]
+    first, last = model.decoder[0], model.decoder[2]
+    a = np.maximum(z @ first.weight.numpy().T + first.bias.numpy(), 0)
+    close(scores, a @ last.weight.numpy().T + last.bias.numpy())
