@@ -7,25 +7,13 @@ import pytest
 
 from chainrule.cli import main
 from chainrule.recipes import RECIPES, decoder, style
-from tests._fashion import requires_fashion_mnist
-
-
-def _synthetic_raw(args, train):
-    """Small synthetic 'Fashion-MNIST': noise plus a bright bar whose place follows the label
-    (labels 0..9 in turn, so the first 10 test images hold every class)."""
-    n = 400 if train else 240
-    rng = np.random.default_rng(0 if train else 1)
-    labels = np.arange(n, dtype=np.int64) % 10
-    img = rng.integers(0, 40, (n, 28, 28))
-    for i, c in enumerate(labels):
-        img[i, 2 * c + 2:2 * c + 8, 4:24] += 200
-    return img.astype(np.uint8), labels
+from tests._fashion import requires_fashion_mnist, synthetic_fashion_raw
 
 
 @pytest.fixture(autouse=True)
 def synthetic(monkeypatch):
     """The runs read the synthetic images, not the data files (see test_real_fashion_mnist)."""
-    monkeypatch.setattr(decoder, "_raw", _synthetic_raw)
+    monkeypatch.setattr(decoder, "_raw", synthetic_fashion_raw)
 
 
 TINY = ["--no-progress", "--no-plot", "--epochs", "1", "--limit-train", "256",

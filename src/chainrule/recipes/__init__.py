@@ -139,6 +139,15 @@ def make_scheduler(name: str, optimizer, epochs: int, mode: str = "max"):
     raise ValueError(f"unknown scheduler {name!r}; choose from {', '.join(SCHEDULERS)}")
 
 
+def add_fashion_mnist_source(group):
+    """``--root`` and ``--download``: where a Fashion-MNIST recipe finds (or fetches) the data."""
+    group.add_argument("--root", default="data",
+                       help="folder of the Fashion-MNIST IDX files (default data/; "
+                            "/usr/share/datasets/fashion-mnist is also searched)")
+    group.add_argument("--download", action="store_true",
+                       help="download Fashion-MNIST into --root when it is not found")
+
+
 def limit(arrays, n):
     """The first ``n`` rows of each array (all when ``n`` is None), for quick runs."""
     if n is None:

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from . import limit
+from . import add_fashion_mnist_source, limit
 
 SPLIT_SEED = 0  # the validation split is the same whatever --seed
 EVAL_BATCH = 500  # validation and test batches: no graph, but im2col buffers grow with the batch
@@ -38,11 +38,7 @@ def add_data_arguments(parser, who, augment=True, crop_padding=2):
                    help="training images held out for validation (default 5000; 0 for none)")
     g.add_argument("--limit-test", type=int, default=None, metavar="N",
                    help="evaluate on the first N test images only (quick runs)")
-    g.add_argument("--root", default="data",
-                   help="folder of the Fashion-MNIST IDX files (default data/; "
-                        "/usr/share/datasets/fashion-mnist is also searched)")
-    g.add_argument("--download", action="store_true",
-                   help="download Fashion-MNIST into --root when it is not found")
+    add_fashion_mnist_source(g)
     return g
 
 

@@ -48,7 +48,7 @@ import time
 
 import numpy as np
 
-from . import Setup
+from . import Setup, add_fashion_mnist_source
 
 DESCRIPTION = ("DCGAN (or --mlp GAN) on Fashion-MNIST (notes 4.3); Frechet distance in LeNet-5 "
                "features and label histogram; about 4 min an epoch on 1 core (--mlp 30 s)")
@@ -88,11 +88,7 @@ def add_arguments(parser):
                         "samples (default: OUT/classifier.ckpt, trained here if missing)")
     g.add_argument("--classifier-epochs", type=int, default=3,
                    help="epochs of the LeNet-5 trained here without --classifier (default 3)")
-    g.add_argument("--root", default="data",
-                   help="folder of the Fashion-MNIST IDX files (default data/; "
-                        "/usr/share/datasets/fashion-mnist is also searched)")
-    g.add_argument("--download", action="store_true",
-                   help="download Fashion-MNIST into --root when it is not found")
+    add_fashion_mnist_source(g)
 
 
 def _widths(text, flag):

@@ -43,7 +43,7 @@ import time
 
 import numpy as np
 
-from . import Setup
+from . import Setup, add_fashion_mnist_source
 
 DESCRIPTION = ("supervised decoders rebuilding Fashion-MNIST images from each layer of a "
                "LeNet-5 (notes 4.2); about 7 min on 1 core")
@@ -60,11 +60,7 @@ EVAL_BATCH = 500
 # ---- the parts the style recipe shares -----------------------------------------------------
 
 def add_data_arguments(g, n_show=10):
-    g.add_argument("--root", default="data",
-                   help="folder of the Fashion-MNIST IDX files (default data/; "
-                        "/usr/share/datasets/fashion-mnist is also searched)")
-    g.add_argument("--download", action="store_true",
-                   help="download Fashion-MNIST into --root when it is not found")
+    add_fashion_mnist_source(g)
     g.add_argument("--val-size", type=int, default=5000,
                    help="training images held out for validation (default 5000, as lenet5)")
     g.add_argument("--limit-test", type=int, default=None, metavar="N",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Setup, limit
+from . import Setup, add_fashion_mnist_source, limit
 
 DESCRIPTION = ("ReLU MLP 784-512-512-10 with dropout on Fashion-MNIST (notes 1.2, 2.2); "
                "about 10-20 s an epoch on 2 cores")
@@ -32,11 +32,7 @@ def add_arguments(parser):
                    help="dropout probability after each hidden ReLU (default 0.2; 0 for none)")
     g.add_argument("--val-size", type=int, default=5000,
                    help="training images held out for validation (default 5000; 0 for none)")
-    g.add_argument("--root", default="data",
-                   help="folder of the Fashion-MNIST IDX files (default data/; "
-                        "/usr/share/datasets/fashion-mnist is also searched)")
-    g.add_argument("--download", action="store_true",
-                   help="download Fashion-MNIST into --root when it is not found")
+    add_fashion_mnist_source(g)
 
 
 def make_model(in_features, hidden, num_classes, dropout):

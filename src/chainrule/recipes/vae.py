@@ -40,7 +40,7 @@ import types
 
 import numpy as np
 
-from . import Setup
+from . import Setup, add_fashion_mnist_source
 
 DESCRIPTION = ("VAE on dynamically binarized Fashion-MNIST (notes 4.4-4.5): test ELBO and "
                "importance-weighted log-likelihood, sample grids; about 10 s an epoch on 1 core")
@@ -81,11 +81,7 @@ def add_arguments(parser):
                    help="decoded codes per row of interpolation.png (default 10)")
     g.add_argument("--interp", choices=("linear", "slerp"), default="linear",
                    help="path between two codes in interpolation.png (default linear)")
-    g.add_argument("--root", default="data",
-                   help="folder of the Fashion-MNIST IDX files (default data/; "
-                        "/usr/share/datasets/fashion-mnist is also searched)")
-    g.add_argument("--download", action="store_true",
-                   help="download Fashion-MNIST into --root when it is not found")
+    add_fashion_mnist_source(g)
 
 
 # ---- the data ----------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import Setup
+from . import Setup, add_fashion_mnist_source
 
 DESCRIPTION = ("Helmholtz machine (784-200-50 binary units) trained by wake-sleep on binarized "
                "Fashion-MNIST (notes 4.4-4.5); importance-weighted test log-likelihood")
@@ -56,11 +56,7 @@ def add_arguments(parser):
                         "(default 100)")
     g.add_argument("--eval-batch", type=int, default=100,
                    help="images per batch when scoring (default 100)")
-    g.add_argument("--root", default="data",
-                   help="folder of the Fashion-MNIST IDX files (default data/; "
-                        "/usr/share/datasets/fashion-mnist is also searched)")
-    g.add_argument("--download", action="store_true",
-                   help="download Fashion-MNIST into --root when it is not found")
+    add_fashion_mnist_source(g)
 
 
 def hidden_sizes(args):
