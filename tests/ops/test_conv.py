@@ -73,6 +73,11 @@ CONV_CASES = [
     ((2, 8, 19, 15), (8, 8, 3, 3), dict(padding=1)),                    # Winograd, odd sizes
     ((4, 8, 12, 12), (8, 8, 3, 3), dict(padding=(0, 2))),               # Winograd
     ((2, 16, 8, 8), (16, 16, 3, 3), dict(padding=1)),                   # too small for Winograd
+    # C_out <= C_in at stride 1: dL/dh as a convolution with flipped kernels (adjoint_as_conv)
+    ((2, 6, 7, 8), (4, 6, 4, 4), dict(padding="same")),                 # pads (1, 2): 2, 1 after
+    ((2, 5, 7, 8), (3, 5, 2, 3), dict(padding=(1, 0))),                 # non-square, no W pad
+    ((2, 2, 7, 8), (2, 2, 3, 3), dict(padding=1)),                      # "cols" layout
+    ((2, 4, 5, 5), (3, 4, 1, 1), dict(padding=1)),                      # pad > K - 1: col2im
 ]
 
 

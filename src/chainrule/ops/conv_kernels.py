@@ -239,12 +239,18 @@ def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
     the sums of the parts' sums."""
     xp = np if type(gs) is np.ndarray else get_array_module(gs)
     gx = xp.empty((geo.n, geo.c, geo.h, geo.w), gs.dtype) if need_x else None
+    adjoint = adjoint_as_conv(geo) if need_x else None
+    if adjoint is not None:  # the flipped kernels, W'^k_ijw = W^w_{KH-1-i, KW-1-j, k}
+        adjoint_geo, w_flip = adjoint, xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
 
     def part(item):
         lo, hi, p = item
         g = geo.with_batch(hi - lo)
         gm = grad_matrix(gs[lo:hi], g)  # dL/ds as a GEMM operand
-        if need_x:  # dL/dh = col2im(dL/ds W): the transposed convolution of dL/ds
+        if adjoint is not None:  # dL/dh = dL/ds (x) W' with zero borders of K - 1 - p: a conv
+            ga = adjoint_geo.with_batch(hi - lo)
+            apply_kernels(patches(gs[lo:hi], ga), w_flip, None, ga, out=gx[lo:hi])
+        elif need_x:  # dL/dh = col2im(dL/ds W): the transposed convolution of dL/ds
             patch_grad(gm, w, g, out=gx[lo:hi])
         # dL/dW^w_ijk = sum_{n,u,v} dL/ds_nuvw h_patch(n,u,v),ijk = (dL/ds)^T P
         gw = kernel_grad(gm, p, g) if need_w else None
@@ -254,6 +260,26 @@ def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
     gw = _total(s[0] for s in sums) if need_w else None
     gb = _total(s[1] for s in sums) if need_b else None
     return gx, gw, gb
+
+
+def adjoint_as_conv(geo):
+    """The geometry of dL/dh as a convolution, or None where col2im is the better form.
+
+    For stride 1, no dilation and no groups, dL/dh_xyk = sum_{u,v,w,i,j} dL/ds_uvw W^w_ijk over
+    u + i - p = x is the correlation of dL/ds (padded by K - 1 - p) with the kernels flipped in
+    both spatial axes and with in/out channels swapped: patches of dL/ds and one GEMM, like the
+    forward. It replaces col2im's KH KW GEMM blocks and slice-adds (measured on one thread: 4.1
+    against 2.0 ms for 16 -> 16 channels 3x3 on (16, 16, 32, 32), 6.6 against 2.9 for 32 -> 16)
+    where C_out <= C_in; with more output than input channels its patch matrix is the larger one
+    and col2im stays (1.6 against 4.1 ms for LeNet-5's 6 -> 16 5x5, 3.9 against 5.4 for 16 -> 32)."""
+    kh, kw = geo.kh, geo.kw
+    pt, pb, pl, pr = geo.pads
+    if (geo.stride != (1, 1) or geo.dilation != (1, 1) or geo.groups != 1 or geo.co > geo.c
+            or geo.layout == "image" or max(pt, pb) > kh - 1 or max(pl, pr) > kw - 1):
+        return None
+    return ConvGeometry((geo.n, geo.co, geo.ho, geo.wo), (geo.c, geo.co, kh, kw),
+                        (kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr), (1, 1), (1, 1), 1,
+                        (geo.h, geo.w))
 
 
 def bias_grad(gm, geo):
