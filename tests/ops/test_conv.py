@@ -335,7 +335,7 @@ def test_paths_are_taken():
     lenet1 = ConvGeometry((128, 1, 28, 28), (6, 1, 5, 5), (2, 2, 2, 2), (1, 1), (1, 1), 1)
     lenet2 = ConvGeometry((128, 6, 14, 14), (16, 6, 5, 5), (0, 0, 0, 0), (1, 1), (1, 1), 1)
     one = ConvGeometry((8, 64, 7, 7), (32, 64, 1, 1), (0, 0, 0, 0), (2, 2), (1, 1), 1)
-    assert (lenet1.layout, lenet2.layout, one.layout) == ("cols", "rows", "image")
+    assert (lenet1.layout, lenet2.layout, one.layout) == ("planes", "rows", "image")
     assert (lenet1.ho, lenet1.wo, lenet2.ho, lenet2.wo) == (28, 28, 10, 10)
     assert winograd_applies((3, 3), (1, 1), (1, 1), 1, 16, 16, 32 * 32 * 32)
     assert not winograd_applies((3, 3), (2, 2), (1, 1), 1, 16, 16, 32 * 16 * 16)

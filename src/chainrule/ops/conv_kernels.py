@@ -18,8 +18,13 @@ which one copies longer contiguous runs of memory:
 - "cols": P (KH KW C, N Hout Wout) ordered (k, i, j) like the weight, built from the NCHW input;
   each row of P is N Hout runs of Wout numbers. Best for few channels (a first layer on
   grayscale images) and for groups (each group's block of rows is contiguous).
+- "planes": the "cols" matrix one example at a time, P (N, KH KW C, Hout Wout), for ungrouped
+  convolutions where "cols" would be picked: s_n = W P_n is one GEMM per example that writes the
+  NCHW output directly, and dL/dW = sum_n dL/ds_n P_n^T needs no transposed copy of dL/ds either
+  (LeNet-5's first layer, 64 examples on one thread: forward 1.57 -> 1.13 ms, dL/dW 0.82 -> 0.29).
 - "image": a 1x1 unpadded ungrouped convolution needs no patches at all: P is the input itself,
-  (N, C, Hout Wout) (subsampled when strided), and s = W h is one GEMM per example, NCHW in and out.
+  (N, C, Hout Wout) (subsampled when strided), and s = W h is one GEMM per example, NCHW in and out:
+  "planes" with P = h.
 
 Inputs and outputs are NCHW arrays, contiguous as PyTorch's. Groups split the channels into G
 independent convolutions (a leading group axis on P and W). 3x3 stride-1 convolutions with enough
@@ -80,6 +85,8 @@ class ConvGeometry:
             self.layout = "image"
         else:
             self.layout = "cols" if run_cols > run_rows else "rows"
+            if self.layout == "cols" and groups == 1:
+                self.layout = "planes"
 
     @property
     def m(self):
@@ -116,7 +123,8 @@ def _padded(x, pads, channels_last):
 
 def patches(x, geo):
     """The patch matrix P of x (N, C, H, W): (M, K) / (G, M, K/G) in the "rows" layout, (G, K/G, M)
-    in the "cols" layout, with M = N Hout Wout and K = KH KW C. Entry (patch (n, u, v), (i, j, k))
+    in the "cols" layout, (N, K, Hout Wout) in the "planes" layout, with M = N Hout Wout and
+    K = KH KW C. Entry (patch (n, u, v), (i, j, k))
     is h_{t u + d i, t v + d j, k} of the zero-padded input (0-based). A strided view, one copy."""
     g, cg, kh, kw = geo.groups, geo.cg, geo.kh, geo.kw
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
@@ -135,6 +143,10 @@ def patches(x, geo):
         return view.reshape(g, n * ho * wo, kh * kw * cg)
     xq = _padded(x, geo.pads, False)  # (N, C, Hp, Wp), any strides
     s0, s1, s2, s3 = xq.strides
+    if geo.layout == "planes":  # rows (k, i, j), columns (u, v), one block per example
+        view = as_strided(xq, (n, geo.c, kh, kw, ho, wo),
+                          (s0, s1, dh * s2, dw * s3, sh * s2, sw * s3), writeable=False)
+        return view.reshape(n, geo.c * kh * kw, ho * wo)
     view = as_strided(xq, (geo.c, kh, kw, n, ho, wo),
                       (s1, dh * s2, dw * s3, s0, sh * s2, sw * s3), writeable=False)
     return view.reshape(g, cg * kh * kw, n * ho * wo)
@@ -149,10 +161,10 @@ def grad_matrix(gs, geo):
     view's odd stride on the length-1 axis sent NumPy's matmul to its slow non-BLAS loop (10x)."""
     xp = np if type(gs) is np.ndarray else get_array_module(gs)
     gs = xp.ascontiguousarray(gs)  # no copy for the usual C-contiguous gradient
-    if geo.co == 1 and geo.layout != "image":  # (N, 1, Ho, Wo) is already in (n, u, v) order
-        return gs.reshape(geo.m, 1) if geo.layout == "rows" else gs.reshape(1, 1, geo.m)
-    if geo.layout == "image":
+    if geo.layout in ("image", "planes"):
         return gs.reshape(geo.n, geo.co, geo.ho * geo.wo)
+    if geo.co == 1:  # (N, 1, Ho, Wo) is already in (n, u, v) order
+        return gs.reshape(geo.m, 1) if geo.layout == "rows" else gs.reshape(1, 1, geo.m)
     if geo.layout == "rows":
         return gs.transpose(0, 2, 3, 1).reshape(geo.m, geo.co)
     return gs.transpose(1, 0, 2, 3).reshape(geo.groups, geo.co // geo.groups, geo.m)
@@ -166,8 +178,8 @@ def apply_kernels(p, w, b, geo, out=None):
     n, hw = geo.n, geo.ho * geo.wo
     k = cg * geo.kh * geo.kw
     y = xp.empty((n, co, hw), p.dtype) if out is None else out.reshape(n, co, hw)
-    if geo.layout == "image":
-        xp.matmul(w.reshape(co, k), p, out=y)  # s_n = W h_n for every example n: (N, C_out, HW)
+    if geo.layout in ("image", "planes"):
+        xp.matmul(w.reshape(co, k), p, out=y)  # s_n = W P_n for every example n: (N, C_out, HW)
         if b is not None:
             y += b[:, None]  # + b^w
         return y.reshape(n, co, geo.ho, geo.wo)
@@ -195,14 +207,14 @@ def kernel_grad(gm, p, geo):
     the gradient matrix with P, reshaped to the weight's (C_out, C/G, KH, KW)."""
     xp = np if type(gm) is np.ndarray else get_array_module(gm)
     g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
-    if geo.layout == "image":  # sum over n of dL/ds_n h_n^T
-        n, c, hw = p.shape
+    if geo.layout in ("image", "planes"):  # sum over n of dL/ds_n P_n^T
+        n, c, hw = p.shape  # c: K = C KH KW
         if co * c <= (co + c) * hw:  # one GEMM per example, then their sum (a GEMV)
             gw = xp.ones(n, p.dtype) @ xp.matmul(gm, p.transpose(0, 2, 1)).reshape(n, co * c)
         else:  # one GEMM over every position, after putting the examples side by side
             gw = (gm.transpose(1, 0, 2).reshape(co, n * hw)
                   @ p.transpose(1, 0, 2).reshape(c, n * hw).T)
-        return gw.reshape(co, c, 1, 1)
+        return gw.reshape(co, cg, kh, kw)
     if geo.layout == "rows":
         if g == 1:
             gw = gm.T @ p  # (C_out, KH KW C)
@@ -275,7 +287,7 @@ def adjoint_as_conv(geo):
     kh, kw = geo.kh, geo.kw
     pt, pb, pl, pr = geo.pads
     if (geo.stride != (1, 1) or geo.dilation != (1, 1) or geo.groups != 1 or geo.co > geo.c
-            or geo.layout == "image" or max(pt, pb) > kh - 1 or max(pl, pr) > kw - 1):
+            or (kh, kw) == (1, 1) or max(pt, pb) > kh - 1 or max(pl, pr) > kw - 1):
         return None
     return ConvGeometry((geo.n, geo.co, geo.ho, geo.wo), (geo.c, geo.co, kh, kw),
                         (kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr), (1, 1), (1, 1), 1,
@@ -285,7 +297,7 @@ def adjoint_as_conv(geo):
 def bias_grad(gm, geo):
     """dL/db^w = sum over (n, u, v) of dL/ds_nuvw, as a GEMV with ones (faster than .sum)."""
     xp = np if type(gm) is np.ndarray else get_array_module(gm)
-    if geo.layout == "image":
+    if geo.layout in ("image", "planes"):
         per_pos = xp.ones(geo.n, gm.dtype) @ gm.reshape(geo.n, -1)  # (C_out HW,)
         return per_pos.reshape(geo.co, -1) @ xp.ones(gm.shape[2], gm.dtype)
     if geo.layout == "rows":
@@ -340,6 +352,14 @@ def _patch_grad(gm, w, geo, b, out):
             else:
                 bg[:, rows, cols] += blk.reshape(g, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
         src = buf[:, pt:pt + geo.h, pl:pl + geo.w].transpose(0, 3, 1, 2)
+    elif geo.layout == "planes":  # dL/dP_n = W^T dL/ds_n, each example's patches added back
+        dp = xp.matmul(w.reshape(co, cg * kh * kw).T, gm).reshape(n, c, kh, kw, ho, wo)
+        buf = xp.zeros((n, c, geo.hp, geo.wp), gm.dtype)
+        for i, j, rows, cols in offsets:
+            buf[:, :, rows, cols] += dp[:, :, i, j]
+        src = buf[:, :, pt:pt + geo.h, pl:pl + geo.w]
+        if b is None and src.shape == buf.shape:
+            return buf
     else:
         wm = w.reshape(g, co // g, cg * kh * kw)
         if g == 1:
