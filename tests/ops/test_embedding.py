@@ -8,11 +8,13 @@ from chainrule.ops.embedding import embedding
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])
-def test_matches_torch(dtype, padding_idx):
+@pytest.mark.parametrize("V", [7, 9])  # V <= 2 D: one-hot GEMM backward; else bincount
+def test_matches_torch(dtype, padding_idx, V):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    wa = rng.standard_normal((7, 4)).astype(dtype)
+    wa = rng.standard_normal((V, 4)).astype(dtype)
     idx = np.array([[1, 2, 2, 6], [0, 1, 1, 1], [6, 6, 3, 2]])  # repeated rows, row 5 unused
+    idx[0, 0] = V - 1
     ga = rng.standard_normal((3, 4, 4)).astype(dtype)
     w = cr.tensor(wa, requires_grad=True)
     tw = torch.tensor(wa, requires_grad=True)

