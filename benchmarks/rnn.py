@@ -8,12 +8,20 @@ initial weights in both libraries. Timing follows shared/PERF_NOTES.md "Measurin
 
     python benchmarks/rnn.py                 # LSTM and GRU, prints medians and ratios
     python benchmarks/rnn.py --cell gru --steps 10 --rounds 3
+    python benchmarks/rnn.py --cell lstm --torch-per-step   # and torch with oneDNN off
+
+PyTorch's CPU LSTM (float32) is oneDNN's fused RNN primitive (the whole layer, GEMMs and gate
+arithmetic fused in compiled code; MkldnnRnnLayerBackward0 in its graph), the peer of the issue's
+target; its GRU is ATen's loop of per-step ops. With ``--torch-per-step`` the script also times
+torch with oneDNN switched off, where nn.LSTM runs that loop too, the same kind of computation as
+chainrule's.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -58,7 +66,7 @@ def torch_model(torch, cell, ours):
     return m
 
 
-def bench(cell, steps, rounds, torch):
+def bench(cell, steps, rounds, torch, with_per_step=False):
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, VOCAB, (T, BATCH))
     targets = rng.integers(0, VOCAB, T * BATCH)
@@ -88,7 +96,16 @@ def bench(cell, steps, rounds, torch):
         tloss_fn(tmodel(tx), ty).backward()
         topt.step()
 
-    return side_by_side(ours, theirs, n=steps, rounds=rounds)
+    def theirs_per_step():  # torch's own time loop of cell ops instead of oneDNN's fused layer
+        with warnings.catch_warnings():  # flags() warns about TF32 on Intel GPUs
+            warnings.simplefilter("ignore", UserWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                theirs()
+
+    times = side_by_side(ours, theirs, n=steps, rounds=rounds)
+    if not with_per_step:
+        return times
+    return times + side_by_side(ours, theirs_per_step, n=steps, rounds=rounds)[1:]
 
 
 def main():
@@ -96,6 +113,10 @@ def main():
     ap.add_argument("--cell", choices=["lstm", "gru", "both"], default="both")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per block")
     ap.add_argument("--rounds", type=int, default=3, help="alternating blocks per library")
+    ap.add_argument("--torch-per-step", action="store_true",
+                    help="also time torch with oneDNN off: on the CPU, torch's nn.LSTM runs "
+                         "oneDNN's fused RNN layer (MkldnnRnnLayerBackward0 in the graph); with "
+                         "it off, torch's own time loop of per-step ops, as chainrule's")
     args = ap.parse_args()
     import torch
 
@@ -105,9 +126,14 @@ def main():
           f"Linear({HIDDEN}, {VOCAB}), T={T}, batch {BATCH}, float32, full BPTT, Adam")
     cells = ["LSTM", "GRU"] if args.cell == "both" else [args.cell.upper()]
     for cell in cells:
-        a, b = bench(cell, args.steps, args.rounds, torch)
+        times = bench(cell, args.steps, args.rounds, torch, args.torch_per_step)
+        a, b = times[:2]
         print(f"{cell} step: chainrule {a * 1e3:7.2f} ms, torch {b * 1e3:7.2f} ms (medians), "
               f"ratio chainrule/torch {a / b:.2f}")
+        if args.torch_per_step:
+            c = times[2]
+            print(f"{cell} step, torch with oneDNN off: {c * 1e3:7.2f} ms, ratio chainrule/that "
+                  f"{a / c:.2f}")
 
 
 if __name__ == "__main__":
