@@ -8,10 +8,12 @@ is one matrix product once the input patches are laid out as a matrix ("im2col")
 output position (n, u, v), its KH KW C numbers h_{patch, (i, j, k)} in a row (or a column), times
 the kernels W^w as a (KH KW C, C_out) matrix. Its two other sums are products with the same matrix:
 dL/dW = (dL/ds)^T patches, and dL/dh = the patches of dL/ds W added back where they were read
-("col2im"), which is also the forward of the transposed convolution.
+("col2im"), which is also the forward of the transposed convolution. At stride 1 with no more
+output than input channels, dL/dh is computed instead as what it also is, a convolution of dL/ds
+(padded by K - 1 - p) with the flipped kernels: patches and one GEMM (adjoint_as_conv).
 
-Three layouts of the patch matrix, picked per convolution (ConvGeometry.layout); the first two by
-which one copies longer contiguous runs of memory:
+Four layouts of the patch matrix, picked per convolution (ConvGeometry.layout); "rows" or "cols"
+by which one copies longer contiguous runs of memory, "cols" becoming "planes" without groups:
 
 - "rows": P (N Hout Wout, KH KW C), channels last inside a patch, built from a zero-padded NHWC copy
   of the input; each patch row is KH runs of KW C numbers. Best when C is not small.
@@ -20,8 +22,9 @@ which one copies longer contiguous runs of memory:
   grayscale images) and for groups (each group's block of rows is contiguous).
 - "planes": the "cols" matrix one example at a time, P (N, KH KW C, Hout Wout), for ungrouped
   convolutions where "cols" would be picked: s_n = W P_n is one GEMM per example that writes the
-  NCHW output directly, and dL/dW = sum_n dL/ds_n P_n^T needs no transposed copy of dL/ds either
-  (LeNet-5's first layer, 64 examples on one thread: forward 1.57 -> 1.13 ms, dL/dW 0.82 -> 0.29).
+  NCHW output directly, and dL/dW = sum_n P_n dL/ds_n^T needs no transposed copy of dL/ds either
+  (LeNet-5's first layer on 2 threads: forward 2.1 -> 1.2 ms, backward 5.1 -> 2.8 ms; never slower
+  than "cols" in benchmarks/conv_layouts.py).
 - "image": a 1x1 unpadded ungrouped convolution needs no patches at all: P is the input itself,
   (N, C, Hout Wout) (subsampled when strided), and s = W h is one GEMM per example, NCHW in and out:
   "planes" with P = h.
@@ -207,8 +210,14 @@ def kernel_grad(gm, p, geo):
     the gradient matrix with P, reshaped to the weight's (C_out, C/G, KH, KW)."""
     xp = np if type(gm) is np.ndarray else get_array_module(gm)
     g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
-    if geo.layout in ("image", "planes"):  # sum over n of dL/ds_n P_n^T
-        n, c, hw = p.shape  # c: K = C KH KW
+    if geo.layout == "planes":  # sum over n of P_n dL/ds_n^T, (K, C_out): one GEMM per example,
+        # P_n (K, HW) on the left (2.6 against 4.8 ms with dL/ds_n on the left for 16 x 4 x 64 x 64)
+        n, k, _ = p.shape
+        per_example = xp.matmul(p, gm.transpose(0, 2, 1)).reshape(n, k * co)
+        gw = (xp.ones(n, p.dtype) @ per_example).reshape(k, co).T
+        return xp.ascontiguousarray(gw).reshape(co, cg, kh, kw)
+    if geo.layout == "image":  # sum over n of dL/ds_n h_n^T
+        n, c, hw = p.shape
         if co * c <= (co + c) * hw:  # one GEMM per example, then their sum (a GEMV)
             gw = xp.ones(n, p.dtype) @ xp.matmul(gm, p.transpose(0, 2, 1)).reshape(n, co * c)
         else:  # one GEMM over every position, after putting the examples side by side
@@ -352,17 +361,14 @@ def _patch_grad(gm, w, geo, b, out):
             else:
                 bg[:, rows, cols] += blk.reshape(g, n, ho, wo, cg).transpose(1, 2, 3, 0, 4)
         src = buf[:, pt:pt + geo.h, pl:pl + geo.w].transpose(0, 3, 1, 2)
-    elif geo.layout == "planes":  # dL/dP_n = W^T dL/ds_n, each example's patches added back
-        dp = xp.matmul(w.reshape(co, cg * kh * kw).T, gm).reshape(n, c, kh, kw, ho, wo)
-        buf = xp.zeros((n, c, geo.hp, geo.wp), gm.dtype)
-        for i, j, rows, cols in offsets:
-            buf[:, :, rows, cols] += dp[:, :, i, j]
-        src = buf[:, :, pt:pt + geo.h, pl:pl + geo.w]
-        if b is None and src.shape == buf.shape:
-            return buf
     else:
         wm = w.reshape(g, co // g, cg * kh * kw)
-        if g == 1:
+        if geo.layout == "planes":  # W^T dL/ds_n per example, written (K, N, HW) so that each
+            # kernel offset's plane below is contiguous over the examples (the adds ran 1.3x
+            # slower on the per-example (N, K, HW) order)
+            dp = xp.empty((cg * kh * kw, n, ho * wo), gm.dtype)
+            xp.matmul(wm[0].T, gm, out=dp.transpose(1, 0, 2))
+        elif g == 1:
             dp = wm[0].T @ gm[0]  # (K, M): W^T dL/ds, the patches' gradients
         else:
             dp = xp.matmul(wm.transpose(0, 2, 1), gm)  # (G, K/G, M)
