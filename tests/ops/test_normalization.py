@@ -93,6 +93,37 @@ def test_backward_is_the_notes_formula():
     np.testing.assert_allclose(bc.grad.data, dy.sum(0), rtol=1e-12)
 
 
+def test_batch_norm_where_the_one_pass_variance_would_cancel():
+    """mean(x^2) - mu^2 cancels for a channel far from 0 (|mu| = 1000 sigma) or constant: such a
+    batch takes the two-pass variance, and output and gradients stay those of float64 torch."""
+    torch = _torch()
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 3, 4, 4))
+    x[:, 0] += 1000.0  # far from 0
+    x[:, 1] = 7.0  # constant: sigma^2 = 0
+    g = rng.standard_normal(x.shape)
+    x32 = x.astype(np.float32)
+    xc = cr.tensor(x32, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    y = batch_norm(xc, None, None, training=True)
+    yt = torch.nn.functional.batch_norm(xt, None, None, training=True)
+    y.backward(cr.tensor(g.astype(np.float32)))
+    yt.backward(torch.from_numpy(g))
+    # float32 input rounding alone moves channel 0's centered values by up to 3e-5 (of sigma 1)
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-3, atol=2e-3)
+    np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), rtol=1e-3, atol=2e-3)
+    assert not y.data[:, 1].any()  # a constant channel normalizes to 0
+
+
+@pytest.mark.parametrize("offset", [0.0, 50.0])  # one-pass variance; two-pass (|mu| > 30 sigma)
+def test_gradcheck_batch_norm_both_variance_forms(offset):
+    rng = np.random.default_rng(5)
+    x = cr.tensor(rng.standard_normal((4, 2, 3)) + offset, requires_grad=True)
+    w = cr.tensor(rng.standard_normal(2), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(2), requires_grad=True)
+    assert gradcheck(lambda x, w, b: batch_norm(x, None, None, w, b, training=True), [x, w, b])
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("shape", [(5, 3), (3, 2, 2, 3)])
 def test_gradcheck_batch_norm(shape, training):

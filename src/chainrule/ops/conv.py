@@ -13,7 +13,8 @@ is linear in h and in W, so its backward is three sums over the same index set:
 The last one is the transposed convolution of dL/ds with the same kernels: conv_transpose2d is that
 map as a layer (its forward is conv2d's input gradient, and its backward uses conv2d's forward).
 The kernels are in conv_kernels.py: patches as a matrix (im2col) and one GEMM, col2im for the
-adjoint, and Winograd F(2x2, 3x3) for 3x3 stride-1 kernels (the same sums with fewer multiplies).
+adjoint (at stride 1 with C_out <= C_in, the same sum as a convolution with the flipped kernels), and
+Winograd F(2x2, 3x3) for 3x3 stride-1 kernels (the same sums with fewer multiplies).
 """
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ class Conv2d(Function):
             gx, gw, gb = winograd_backward(gs, w, p, geo.pads, (geo.c, geo.h, geo.w), needs[0],
                                            needs[1], need_b)
         else:  # dL/dh = col2im(dL/ds W), dL/dW = (dL/ds)^T P, dL/db = sum_{n,u,v} dL/ds
-            gx, gw, gb = conv_backward(gs, w, p, geo, needs[0], needs[1], need_b)
+            gx, gw, gb = conv_backward(gs, w, p, geo, needs[0], needs[1], need_b)  # (dL/dh by
+            # the flipped kernels where conv_kernels.adjoint_as_conv applies)
         return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
 
 
