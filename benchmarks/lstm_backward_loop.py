@@ -5,6 +5,10 @@ medians of 30 loops. Quiet machine, 2 cores (Intel), two runs: all 8.8-10.2 ms, 
 5.0-5.4 ms, elementwise alone 1.0-1.2 ms, without the copy 7.2-7.9 ms.
 
     python benchmarks/lstm_backward_loop.py
+
+It re-enacts the loop as it was when measured: since then ops/recurrent.py has no per-step copy
+(each step writes dL/ds into a step-major (T, 4H, B) array, transposed once after the loop), which
+made no difference beyond noise on the whole step of benchmarks/rnn.py (docs/RESULTS.md).
 """
 import time
 

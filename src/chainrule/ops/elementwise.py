@@ -297,7 +297,8 @@ class ReLU(Function):
         (h,) = self.saved
         xp = np if type(h) is _nd else get_array_module(h)
         # dh/ds = 1(s > 0), written straight into a float mask that the product then overwrites
-        # (a bool mask cast to float took one pass more: 375 against 311 us for 2 MB)
+        # (a bool mask cast to float takes one pass more: 0.38-0.44 against 0.34-0.40 ms for
+        # (32, 16, 32, 32) in benchmarks/passes.py)
         mask = xp.greater(h, 0, out=xp.empty(h.shape, gh.dtype), casting="unsafe")
         return xp.multiply(gh, mask, out=mask)
 

@@ -1,0 +1,108 @@
+"""Memory passes saved in three ops, each against the form it replaced, in one process.
+
+- batch_norm (training) forward: sigma^2 = mean(x^2) - mu^2 and y = x scale + (beta - mu scale),
+  against the two-pass mean((x - mu)^2) with an x - mu array, on (32, 16, 32, 32) (the ResNet
+  stage of benchmarks/cnn.py);
+- ReLU backward: a float mask written by greater() and overwritten by the product, against
+  gh * (h > 0).astype(float), on the same shape;
+- embedding backward for the char LM of benchmarks/rnn.py (V = 65, D = 64, 2048 indices): a one-hot
+  GEMM against one bincount over the (row, column) pairs.
+
+Alternating blocks of the two forms, medians of the block medians, in ms; NumPy only.
+
+    python benchmarks/passes.py
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+import chainrule as cr
+from chainrule.ops import normalization as norm
+from chainrule.ops.elementwise import ReLU
+from chainrule.ops.embedding import Embedding
+
+
+def median_ms(fn, n=30):
+    fn()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(times)
+
+
+def alternate(a, b, rounds=7):
+    ta, tb = [], []
+    for _ in range(rounds):
+        ta.append(median_ms(a))
+        tb.append(median_ms(b))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def batch_norm_forward(rng):
+    x = rng.standard_normal((32, 16, 32, 32)).astype(np.float32)
+    N, C, M = 32, 16, 1024
+    dt = x.dtype
+    gamma, beta = np.ones(C, dt), np.zeros(C, dt)
+
+    def two_pass():  # the form before: x - mu kept, its squares summed
+        xw = x.reshape(N, C * M)
+        mu = norm._channel_sum(xw, C, M) / dt.type(N * M)
+        d = xw - norm._plane(mu, M, dt)
+        var = norm._channel_dot(d, d, C, M) / dt.type(N * M)
+        scale = gamma / np.sqrt(var + 1e-5)
+        y = d * norm._plane(scale, M, dt)
+        y += norm._plane(beta, M, dt)
+        return y.reshape(x.shape)
+
+    xt, wt, bt = cr.tensor(x), cr.tensor(gamma, requires_grad=True), cr.tensor(beta)
+
+    def op():  # chainrule's batch_norm now (one node, training)
+        return norm.batch_norm(xt, None, None, wt, bt, training=True)
+
+    err = float(np.abs(op().data - two_pass()).max())
+    a, b = alternate(two_pass, op)
+    print(f"batch_norm forward (32, 16, 32, 32): two-pass {a:.3f} ms, now {b:.3f} ms "
+          f"(max difference {err:.1e})")
+
+
+def relu_backward(rng):
+    h = np.maximum(rng.standard_normal((32, 16, 32, 32)).astype(np.float32), 0)
+    gh = rng.standard_normal(h.shape).astype(np.float32)
+    node = ReLU()
+    node.saved = (h,)
+
+    def cast_mask():
+        return gh * (h > 0).astype(gh.dtype)
+
+    assert np.array_equal(cast_mask(), node.backward(gh))
+    a, b = alternate(cast_mask, lambda: node.backward(gh))
+    print(f"ReLU backward (32, 16, 32, 32): cast bool mask {a:.3f} ms, now {b:.3f} ms")
+
+
+def embedding_backward(rng):
+    V, D, n = 65, 64, 2048
+    idx = rng.integers(0, V, n)
+    g = rng.standard_normal((n, D)).astype(np.float32)
+    node = Embedding()
+    node.meta = (idx, (V, D), None)
+
+    def bincount():
+        cells = (idx[:, None] * D + np.arange(D)).reshape(-1)
+        return np.bincount(cells, weights=g.reshape(-1), minlength=V * D).reshape(V, D)
+
+    err = float(np.abs(node.backward(g) - bincount()).max())
+    a, b = alternate(bincount, lambda: node.backward(g))
+    print(f"embedding backward V={V}, D={D}, {n} indices: bincount {a:.3f} ms, now {b:.3f} ms "
+          f"(max difference {err:.1e})")
+
+
+if __name__ == "__main__":
+    rng = np.random.default_rng(0)
+    batch_norm_forward(rng)
+    relu_backward(rng)
+    embedding_backward(rng)
