@@ -33,6 +33,8 @@ ADJOINT_CASES = [
     ((16, 16, 32, 32), (16, 3), 1),    # the ResNet stage's convolution, one thread's half batch
     ((16, 32, 32, 32), (16, 3), 1),
     ((16, 64, 16, 16), (64, 3), 1),
+    ((64, 32, 14, 14), (32, 3), 1),    # ResNet-20's second and third stages on 28x28, batch 128
+    ((64, 64, 7, 7), (64, 3), 1),
     ((64, 6, 14, 14), (16, 5), 0),     # LeNet-5's second (C_out > C_in: col2im is kept)
     ((16, 16, 32, 32), (32, 3), 1),
 ]
