@@ -36,9 +36,9 @@ def machine_info() -> str:
     return "\n".join(lines)
 
 
-def time_block(step, n, warmup=1):
+def time_block(step, n, warmup=1, pause=0.25):
     """Median seconds of ``step()`` over n calls, after a pause and ``warmup`` untimed calls."""
-    time.sleep(0.25)
+    time.sleep(pause)
     for _ in range(warmup):
         step()
     times = []
@@ -47,6 +47,17 @@ def time_block(step, n, warmup=1):
         step()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def alternate(a, b, n=10, rounds=5):
+    """Two forms of one computation (before and after a change) in alternating blocks of n calls,
+    each block after one untimed call: the medians of the block medians of a and of b, in ms. No
+    pause between blocks: both are NumPy code sharing the same threads."""
+    ta, tb = [], []
+    for _ in range(rounds):
+        ta.append(time_block(a, n, warmup=1, pause=0.0))
+        tb.append(time_block(b, n, warmup=1, pause=0.0))
+    return 1e3 * statistics.median(ta), 1e3 * statistics.median(tb)
 
 
 def side_by_side(ours, theirs, n=20, rounds=3, warmup=30):

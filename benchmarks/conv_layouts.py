@@ -15,12 +15,15 @@ medians of the block medians, in ms. NumPy only, the threads as chainrule uses t
 """
 from __future__ import annotations
 
-import statistics
-import time
+import os
+import sys
 
 import numpy as np
 
-from chainrule.ops import conv_kernels as K
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import alternate  # noqa: E402
+
+from chainrule.ops import conv_kernels as K  # noqa: E402
 
 LAYOUT_CASES = [  # (N, C, H, W), (C_out, K), padding
     ((128, 1, 28, 28), (6, 5), 2),     # LeNet-5's first convolution
@@ -38,25 +41,6 @@ ADJOINT_CASES = [
     ((64, 6, 14, 14), (16, 5), 0),     # LeNet-5's second (C_out > C_in: col2im is kept)
     ((16, 16, 32, 32), (32, 3), 1),
 ]
-
-
-def median_ms(fn, n=10):
-    fn()
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
-
-
-def alternate(a, b, rounds=5):
-    """Medians over alternating blocks of a and b (ms)."""
-    ta, tb = [], []
-    for _ in range(rounds):
-        ta.append(median_ms(a))
-        tb.append(median_ms(b))
-    return statistics.median(ta), statistics.median(tb)
 
 
 def arrays(xshape, kernel, padding, seed=0):

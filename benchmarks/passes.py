@@ -14,33 +14,18 @@ Alternating blocks of the two forms, medians of the block medians, in ms; NumPy 
 """
 from __future__ import annotations
 
-import statistics
-import time
+import os
+import sys
 
 import numpy as np
 
-import chainrule as cr
-from chainrule.ops import normalization as norm
-from chainrule.ops.elementwise import ReLU
-from chainrule.ops.embedding import Embedding
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import alternate  # noqa: E402
 
-
-def median_ms(fn, n=30):
-    fn()
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
-
-
-def alternate(a, b, rounds=7):
-    ta, tb = [], []
-    for _ in range(rounds):
-        ta.append(median_ms(a))
-        tb.append(median_ms(b))
-    return statistics.median(ta), statistics.median(tb)
+import chainrule as cr  # noqa: E402
+from chainrule.ops import normalization as norm  # noqa: E402
+from chainrule.ops.elementwise import ReLU  # noqa: E402
+from chainrule.ops.embedding import Embedding  # noqa: E402
 
 
 def batch_norm_forward(rng):
@@ -65,7 +50,7 @@ def batch_norm_forward(rng):
         return norm.batch_norm(xt, None, None, wt, bt, training=True)
 
     err = float(np.abs(op().data - two_pass()).max())
-    a, b = alternate(two_pass, op)
+    a, b = alternate(two_pass, op, n=30, rounds=7)
     print(f"batch_norm forward (32, 16, 32, 32): two-pass {a:.3f} ms, now {b:.3f} ms "
           f"(max difference {err:.1e})")
 
@@ -80,7 +65,7 @@ def relu_backward(rng):
         return gh * (h > 0).astype(gh.dtype)
 
     assert np.array_equal(cast_mask(), node.backward(gh))
-    a, b = alternate(cast_mask, lambda: node.backward(gh))
+    a, b = alternate(cast_mask, lambda: node.backward(gh), n=30, rounds=7)
     print(f"ReLU backward (32, 16, 32, 32): cast bool mask {a:.3f} ms, now {b:.3f} ms")
 
 
@@ -96,7 +81,7 @@ def embedding_backward(rng):
         return np.bincount(cells, weights=g.reshape(-1), minlength=V * D).reshape(V, D)
 
     err = float(np.abs(node.backward(g) - bincount()).max())
-    a, b = alternate(bincount, lambda: node.backward(g))
+    a, b = alternate(bincount, lambda: node.backward(g), n=30, rounds=7)
     print(f"embedding backward V={V}, D={D}, {n} indices: bincount {a:.3f} ms, now {b:.3f} ms "
           f"(max difference {err:.1e})")
 

@@ -211,7 +211,8 @@ def kernel_grad(gm, p, geo):
     xp = np if type(gm) is np.ndarray else get_array_module(gm)
     g, co, cg, kh, kw = geo.groups, geo.co, geo.cg, geo.kh, geo.kw
     if geo.layout == "planes":  # sum over n of P_n dL/ds_n^T, (K, C_out): one GEMM per example,
-        # P_n (K, HW) on the left (2.6 against 4.8 ms with dL/ds_n on the left for 16 x 4 x 64 x 64)
+        # P_n (K, HW) on the left (with dL/ds_n on the left, the backward of (16, 4, 64, 64) -> 8
+        # 5x5 in benchmarks/conv_layouts.py took 9.8 ms against "cols"' 8.9; now they are equal)
         n, k, _ = p.shape
         per_example = xp.matmul(p, gm.transpose(0, 2, 1)).reshape(n, k * co)
         gw = (xp.ones(n, p.dtype) @ per_example).reshape(k, co).T
@@ -262,14 +263,15 @@ def conv_backward(gs, w, parts, geo, need_x, need_w, need_b):
     gx = xp.empty((geo.n, geo.c, geo.h, geo.w), gs.dtype) if need_x else None
     adjoint = adjoint_as_conv(geo) if need_x else None
     if adjoint is not None:  # the flipped kernels, W'^k_ijw = W^w_{KH-1-i, KW-1-j, k}
-        adjoint_geo, w_flip = adjoint, xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        w_flip = xp.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+    need_gm = need_w or need_b or (need_x and adjoint is None)
 
     def part(item):
         lo, hi, p = item
         g = geo.with_batch(hi - lo)
-        gm = grad_matrix(gs[lo:hi], g)  # dL/ds as a GEMM operand
+        gm = grad_matrix(gs[lo:hi], g) if need_gm else None  # dL/ds as a GEMM operand
         if adjoint is not None:  # dL/dh = dL/ds (x) W' with zero borders of K - 1 - p: a conv
-            ga = adjoint_geo.with_batch(hi - lo)
+            ga = adjoint.with_batch(hi - lo)
             apply_kernels(patches(gs[lo:hi], ga), w_flip, None, ga, out=gx[lo:hi])
         elif need_x:  # dL/dh = col2im(dL/ds W): the transposed convolution of dL/ds
             patch_grad(gm, w, g, out=gx[lo:hi])
@@ -289,10 +291,11 @@ def adjoint_as_conv(geo):
     For stride 1, no dilation and no groups, dL/dh_xyk = sum_{u,v,w,i,j} dL/ds_uvw W^w_ijk over
     u + i - p = x is the correlation of dL/ds (padded by K - 1 - p) with the kernels flipped in
     both spatial axes and with in/out channels swapped: patches of dL/ds and one GEMM, like the
-    forward. It replaces col2im's KH KW GEMM blocks and slice-adds (measured on one thread: 4.1
-    against 2.0 ms for 16 -> 16 channels 3x3 on (16, 16, 32, 32), 6.6 against 2.9 for 32 -> 16)
-    where C_out <= C_in; with more output than input channels its patch matrix is the larger one
-    and col2im stays (1.6 against 4.1 ms for LeNet-5's 6 -> 16 5x5, 3.9 against 5.4 for 16 -> 32)."""
+    forward. It replaces col2im's KH KW GEMM blocks and slice-adds where C_out <= C_in
+    (benchmarks/conv_layouts.py, one thread's half batch: 4.0 -> 2.6 ms for 16 -> 16 channels 3x3
+    on (16, 16, 32, 32), 6.2 -> 2.9 for 32 -> 16); with more output than input channels its patch
+    matrix is the larger one and col2im stays (1.6 against 4.1 ms for LeNet-5's 6 -> 16 5x5, 4.2
+    against 4.1 for 16 -> 32)."""
     kh, kw = geo.kh, geo.kw
     pt, pb, pl, pr = geo.pads
     if (geo.stride != (1, 1) or geo.dilation != (1, 1) or geo.groups != 1 or geo.co > geo.c
@@ -364,8 +367,8 @@ def _patch_grad(gm, w, geo, b, out):
     else:
         wm = w.reshape(g, co // g, cg * kh * kw)
         if geo.layout == "planes":  # W^T dL/ds_n per example, written (K, N, HW) so that each
-            # kernel offset's plane below is contiguous over the examples (the adds ran 1.3x
-            # slower on the per-example (N, K, HW) order)
+            # kernel offset's plane below is contiguous over the examples (in a pilot the adds ran
+            # 1.3x slower on the per-example (N, K, HW) order)
             dp = xp.empty((cg * kh * kw, n, ho * wo), gm.dtype)
             xp.matmul(wm[0].T, gm, out=dp.transpose(1, 0, 2))
         elif g == 1:

@@ -102,8 +102,10 @@ class BatchNorm(Function):
         if running_var is not None:
             running_var *= 1 - momentum
             running_var += momentum * var * (n / (n - 1))  # the unbiased batch variance
-        # for backward: x - mu, or x itself and mu
-        self.save(xw, invstd, w, mu) if d is None else self.save(d, invstd, w, None)
+        if d is None:  # for backward: x itself and mu
+            self.save(xw, invstd, w, mu)
+        else:  # x - mu
+            self.save(d, invstd, w, None)
         self.dims = (C, M, n)
         self.has = (has_weight, has_bias)
         return y.reshape(x.shape)

@@ -394,8 +394,9 @@ class LSTM(Function):
         dh = _grad_state(ghn, sc, dt)  # dL/dh_t, starting from dL/dh_n
         dc = _grad_state(gcn, sc, dt)  # dL/dc_t, starting from dL/dc_n
         # dL/ds of every step, step-major (T, 4, H, B): each step writes its own contiguous block
-        # (strided writes into the (4H, T, B) layout of the GEMMs after the loop cost 24-60 us a
-        # step); one transposing copy after the loop (about 0.6 ms) gives that layout
+        # (copying it into the (4H, T, B) layout of the GEMMs after the loop, step by step, cost
+        # 1.7-2.3 ms a loop: benchmarks/lstm_backward_loop.py); one transposing copy after the
+        # loop gives that layout
         dST = (xp.zeros if sc.mask is not None else xp.empty)((T, 4, H, B), dt)
         whT = xp.ascontiguousarray(_roll_lstm(w_hh).T)
         tmp = xp.empty((H, B), dt)
