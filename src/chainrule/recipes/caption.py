@@ -307,8 +307,8 @@ class CaptionTrainer:
         self.max_len, self.clip = int(max_len), clip_grad_norm
 
     def train_epoch(self, desc="", progress=False) -> dict:
-        from ..nn.utils import clip_grad_norm_
         from ..train.logging import progress_bar
+        from ..train.seq import _check_finite, _clip_and_step, _token_hits
 
         model, opt = self.model, self.optimizer
         model.train()
@@ -320,18 +320,12 @@ class CaptionTrainer:
                 opt.zero_grad()
                 loss, logits = model.loss(images, caps, return_logits=True)
                 loss.backward()
-                if self.clip is not None:
-                    clip_grad_norm_(model.parameters(), self.clip)
-                opt.step()
+                _clip_and_step(model, opt, self.clip)
                 value = loss.item()
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"caption: the loss became {value} at batch {step}; "
-                                             f"lower the learning rate or clip the gradients")
-                y = caps.data[:, 1:]
-                real = y != model.pad_id
-                k = int(real.sum())
+                _check_finite(value, "caption", step)
+                h, k = _token_hits(logits, caps[:, 1:], model.pad_id)
                 loss_sum += value * k
-                hits += int(((logits.data.argmax(-1) == y) & real).sum())
+                hits += h
                 seen += k
                 bar.set_postfix_str(f"loss {loss_sum / max(1, seen):.4f}", refresh=False)
         finally:

@@ -42,7 +42,6 @@ About 3.5 min an epoch on a free core (--mlp: about 25 s); per-epoch Frechet dis
 """
 from __future__ import annotations
 
-import csv
 import os
 import time
 
@@ -263,6 +262,7 @@ def fit(setup, optimizer, scheduler, args, config):
     here keeps a constant rate, so ``--scheduler`` is not applied)."""
     from ..train.checkpoint import make_checkpoint, save_checkpoint
     from ..train.gan import fit_gan
+    from ..train.logging import CSVLog
     from ..train.loop import FitResult
     from ..train.sample_quality import SampleScorer, frechet_distance
 
@@ -278,9 +278,7 @@ def fit(setup, optimizer, scheduler, args, config):
         real_feats = scorer.features(to_tanh_range(pixels[pick]))
         monitor = (scorer, real_feats)
     fields = ["epoch", "d_loss", "g_loss", "value", "frechet", "d_steps", "g_steps", "seconds"]
-    log_path = os.path.join(args.out, "log.csv")
-    with open(log_path, "w", newline="") as f:
-        csv.writer(f).writerow(fields)
+    log = CSVLog(os.path.join(args.out, "log.csv"), fields=fields)
     last_path, best_path = os.path.join(args.out, "last.ckpt"), os.path.join(args.out,
                                                                              "best.ckpt")
     best = {"metric": "frechet", "mode": "min", "value": None, "epoch": None}
@@ -294,8 +292,7 @@ def fit(setup, optimizer, scheduler, args, config):
         else:
             record["frechet"] = float("nan")
         history.append(record)
-        with open(log_path, "a", newline="") as f:
-            csv.writer(f).writerow([record[k] for k in fields])
+        log.append(record)
         improved = monitor is None or best["value"] is None or record["frechet"] < best["value"]
         if improved and monitor is not None:
             best.update(value=record["frechet"], epoch=record["epoch"])

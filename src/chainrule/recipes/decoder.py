@@ -37,7 +37,6 @@ with little more than its brightness and shape.
 """
 from __future__ import annotations
 
-import csv
 import os
 import time
 
@@ -295,6 +294,7 @@ def fit(setup, optimizer, scheduler, args, config):
     from ..models import layer_features
     from ..ops.loss import mse_loss
     from ..train.checkpoint import save_epoch_checkpoints
+    from ..train.logging import CSVLog
     from ..train.loop import FitResult
     from . import make_optimizer, make_scheduler
 
@@ -310,9 +310,7 @@ def fit(setup, optimizer, scheduler, args, config):
     X_val = setup.data["val"][0]
     fields = (["epoch"] + [f"train_mse:{layer}" for layer in args.layers]
               + [f"val_mse:{layer}" for layer in args.layers] + ["val_mse", "seconds"])
-    log_path = os.path.join(args.out, "log.csv")
-    with open(log_path, "w", newline="") as f:
-        csv.writer(f).writerow(fields)
+    log = CSVLog(os.path.join(args.out, "log.csv"), fields=fields)
     rng = np.random.default_rng(args.seed)
     history, best = [], {"metric": "val_mse", "mode": "min", "value": None, "epoch": None}
     t_all = time.perf_counter()
@@ -343,8 +341,7 @@ def fit(setup, optimizer, scheduler, args, config):
         record["val_mse"] = float(np.mean(list(val.values()))) if val else None
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
-        with open(log_path, "a", newline="") as f:
-            csv.writer(f).writerow([record.get(k) for k in fields])
+        log.append(record)
         print(f"epoch {epoch:3d}  " + "  ".join(
             f"{layer} {record[f'train_mse:{layer}']:.4f}"
             + (f"/{val[layer]:.4f}" if val else "") for layer in args.layers)

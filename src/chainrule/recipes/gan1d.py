@@ -13,7 +13,6 @@ of generated samples over the data density.
 """
 from __future__ import annotations
 
-import csv
 import os
 import time
 
@@ -111,6 +110,7 @@ def fit(setup, optimizer, scheduler, args, config):
     ``--scheduler`` other than none is not applied: GAN training here keeps a constant rate)."""
     from ..train.checkpoint import make_checkpoint, save_checkpoint
     from ..train.gan import fit_gan
+    from ..train.logging import CSVLog
     from ..train.loop import FitResult
 
     if args.resume:
@@ -118,13 +118,10 @@ def fit(setup, optimizer, scheduler, args, config):
     g, d = setup.model["generator"], setup.model["discriminator"]
     opt_g, opt_d = (_optimizer(args, m.parameters()) for m in (g, d))
     fields = ["epoch", "d_loss", "g_loss", "value", "d_steps", "g_steps", "seconds"]
-    log_path = os.path.join(args.out, "log.csv")
-    with open(log_path, "w", newline="") as f:
-        csv.writer(f).writerow(fields)
+    log = CSVLog(os.path.join(args.out, "log.csv"), fields=fields)
 
     def on_epoch(record, samples):
-        with open(log_path, "a", newline="") as f:
-            csv.writer(f).writerow([record[k] for k in fields])
+        log.append(record)
         print(f"epoch {record['epoch']:3d}  D loss {record['d_loss']:.4f}  G loss "
               f"{record['g_loss']:.4f}  V {record['value']:.4f}  ({record['seconds']:.1f} s)")
 

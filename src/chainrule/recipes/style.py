@@ -53,7 +53,6 @@ content code the default run's swaps are judged as the content's class 77.02% of
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import time
 
@@ -170,6 +169,7 @@ def swap_measures(ae, judge, X, y, seed=0):
 def fit(setup, optimizer, scheduler, args, config):
     """The judge LeNet-5 (loaded or trained), then the autoencoder on (X, y) batches."""
     from ..train.checkpoint import save_epoch_checkpoints
+    from ..train.logging import CSVLog
     from ..train.loop import FitResult
     from . import make_optimizer, make_scheduler
 
@@ -182,9 +182,7 @@ def fit(setup, optimizer, scheduler, args, config):
     X, y = setup.data["train"]
     X_val = setup.data["val"][0]
     fields = ["epoch", "loss", "recon", "kl", "ce", "train_content_acc", "val_mse", "seconds"]
-    log_path = os.path.join(args.out, "log.csv")
-    with open(log_path, "w", newline="") as f:
-        csv.writer(f).writerow(fields)
+    log = CSVLog(os.path.join(args.out, "log.csv"), fields=fields)
     rng = np.random.default_rng(args.seed)
     history, best = [], {"metric": "val_mse", "mode": "min", "value": None, "epoch": None}
     t_all = time.perf_counter()
@@ -208,8 +206,7 @@ def fit(setup, optimizer, scheduler, args, config):
                   "val_mse": reconstruction_mse(ae, X_val) if len(X_val) else None,
                   "seconds": time.perf_counter() - t0}
         history.append(record)
-        with open(log_path, "a", newline="") as f:
-            csv.writer(f).writerow([record[k] for k in fields])
+        log.append(record)
         val = "" if record["val_mse"] is None else f"  val MSE {record['val_mse']:.5f}"
         print(f"epoch {epoch:3d}  loss {record['loss']:.3f}  ||X - X_hat||^2 "
               f"{record['recon']:.3f}  KL {record['kl']:.3f}  CE {record['ce']:.4f}  content "

@@ -247,8 +247,8 @@ class VAETrainer:
         self.clip = clip_grad_norm
 
     def train_epoch(self, desc="", progress=False) -> dict:
-        from ..nn.utils import clip_grad_norm_
         from ..train.logging import progress_bar
+        from ..train.seq import _check_finite, _clip_and_step
 
         model, opt = self.model, self.optimizer
         model.train()
@@ -262,14 +262,9 @@ class VAETrainer:
                 rec, kl = elbo_terms(model, x)
                 loss = (kl - rec).mean()
                 loss.backward()
-                if self.clip is not None:
-                    clip_grad_norm_(model.parameters(), self.clip)
-                opt.step()
+                _clip_and_step(model, opt, self.clip)
                 value = loss.item()
-                if not math.isfinite(value):
-                    raise FloatingPointError(f"vae: -ELBO became {value} at batch {step}; lower "
-                                             f"the learning rate or clip the gradients "
-                                             f"(--clip-grad-norm)")
+                _check_finite(value, "vae (-ELBO)", step)
                 n = x.shape[0]
                 total += value * n
                 kl_total += float(kl.numpy().astype(np.float64).sum())

@@ -20,7 +20,6 @@ draws a new grid.
 """
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
@@ -152,10 +151,10 @@ def fit(setup, optimizer, scheduler, args, config):
     last.ckpt (and best.ckpt when the validation score is the best so far). Ends with the best
     epoch's weights in the model."""
     from ..train.checkpoint import load_checkpoint, make_checkpoint, restore, save_checkpoint
+    from ..train.logging import CSVLog
     from ..train.loop import FitResult
 
     model = setup.model
-    log_path = os.path.join(args.out, "log.csv")
     last_path, best_path = (os.path.join(args.out, n) for n in ("last.ckpt", "best.ckpt"))
     history, best, start = [], {"metric": MONITOR, "mode": "max", "value": None,
                                 "epoch": None}, 1
@@ -165,9 +164,8 @@ def fit(setup, optimizer, scheduler, args, config):
         history, start = list(ckpt["history"]), ckpt["epoch"] + 1
         best = dict(ckpt.get("best") or best)
         print(f"resuming after epoch {ckpt['epoch']}")
-    else:
-        with open(log_path, "w", newline="") as f:
-            csv.writer(f).writerow(FIELDS)
+    # the header and the checkpointed epochs' rows (rows logged after the last checkpoint go)
+    log = CSVLog(os.path.join(args.out, "log.csv"), history, FIELDS)
     for epoch in range(start, args.epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -200,8 +198,7 @@ def fit(setup, optimizer, scheduler, args, config):
                 scheduler.step(val_ll if val_ll is not None else -record["wake"])
             else:
                 scheduler.step()
-        with open(log_path, "a", newline="") as f:
-            csv.writer(f).writerow(["" if record[k] is None else record[k] for k in FIELDS])
+        log.append(record)
         improved = val_ll is None or best["value"] is None or val_ll > best["value"]
         if improved:
             best.update(value=val_ll, epoch=epoch)
